@@ -1,0 +1,76 @@
+"""FastAPI dependencies, as aliases so handlers read like prose."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy.orm import Session
+
+from app.auth.service import Principal, authenticate
+from app.config import Settings
+from app.kit.db import get_sessionmaker
+from app.queue import TaskQueue
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def get_session(settings: SettingsDep) -> Iterator[Session]:
+    """The request's unit of work: commit when the handler returns, roll back on error."""
+    session = get_sessionmaker(settings.database_url)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_principal(request: Request, session: SessionDep) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HTTPException(
+            401,
+            "missing bearer token: send 'Authorization: Bearer <token>' "
+            "(tokens come from `podium admin create-team`)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    principal = authenticate(session, token.strip())
+    if principal is None:
+        raise HTTPException(
+            401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"}
+        )
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def get_team_principal(principal: CurrentPrincipal) -> Principal:
+    if principal.team_id is None:
+        raise HTTPException(403, "only a team token can submit; use the token of the team")
+    return principal
+
+
+CurrentTeam = Annotated[Principal, Depends(get_team_principal)]
+
+
+def get_queue(request: Request) -> TaskQueue:
+    queue: TaskQueue = request.app.state.queue
+    return queue
+
+
+QueueDep = Annotated[TaskQueue, Depends(get_queue)]

@@ -1,0 +1,40 @@
+"""A small typed generic repository: the only place that builds SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from app.kit.db import Base
+
+ModelT = TypeVar("ModelT", bound=Base)
+
+
+class Repository(Generic[ModelT]):
+    model: type[ModelT]
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def base_query(self) -> Select[tuple[ModelT]]:
+        return select(self.model)
+
+    def get(self, id: Any, *, for_update: bool = False) -> ModelT | None:
+        if for_update:
+            stmt = self.base_query().where(self.model.id == id).with_for_update()  # type: ignore[attr-defined]
+            return self.session.scalars(stmt).one_or_none()
+        return self.session.get(self.model, id)
+
+    def add(self, obj: ModelT) -> ModelT:
+        self.session.add(obj)
+        self.session.flush()
+        return obj
+
+    def all(self, stmt: Select[tuple[ModelT]]) -> Sequence[ModelT]:
+        return self.session.scalars(stmt).all()
+
+    def one_or_none(self, stmt: Select[tuple[ModelT]]) -> ModelT | None:
+        return self.session.scalars(stmt).one_or_none()

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+
+from app.kit.repository import Repository
+from app.submissions.models import Evaluation, Submission, SubmissionStatus
+
+
+class SubmissionRepository(Repository[Submission]):
+    model = Submission
+
+    def for_team(self, team_id: str) -> Sequence[Submission]:
+        stmt = (
+            select(Submission)
+            .where(Submission.team_id == team_id)
+            .order_by(Submission.created_at.desc())
+        )
+        return self.all(stmt)
+
+    def all_newest_first(self, limit: int = 100, offset: int = 0) -> Sequence[Submission]:
+        stmt = select(Submission).order_by(Submission.created_at.desc()).limit(limit).offset(offset)
+        return self.all(stmt)
+
+    def scored(self) -> Sequence[Submission]:
+        return self.all(select(Submission).where(Submission.status == SubmissionStatus.scored))
+
+
+class EvaluationRepository(Repository[Evaluation]):
+    model = Evaluation
+
+    def latest_for(self, submission_id: str) -> Evaluation | None:
+        stmt = (
+            select(Evaluation)
+            .where(Evaluation.submission_id == submission_id)
+            .order_by(Evaluation.created_at.desc())
+            .limit(1)
+        )
+        return self.one_or_none(stmt)
+
+    def latest_for_many(self, submission_ids: Sequence[str]) -> dict[str, Evaluation]:
+        if not submission_ids:
+            return {}
+        stmt = (
+            select(Evaluation)
+            .where(Evaluation.submission_id.in_(submission_ids))
+            .order_by(Evaluation.created_at)
+        )
+        latest: dict[str, Evaluation] = {}
+        for evaluation in self.all(stmt):
+            latest[evaluation.submission_id] = evaluation  # ordered, so the last one wins
+        return latest

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from app.submissions.models import Evaluation, FailureReason, Submission, SubmissionStatus
+
+
+class Progress(BaseModel):
+    done: int = Field(description="Requests answered so far in the current evaluation")
+    total: int = Field(description="Requests the current evaluation will send")
+
+
+class EvaluationRead(BaseModel):
+    id: str
+    status: str
+    suite: str
+    suite_hash: str | None
+    evaluator_version: str | None
+    image_id: str | None
+    weights_sha256: str | None
+    efficiency: dict[str, Any] | None
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class SubmissionRead(BaseModel):
+    id: str
+    team: str
+    name: str
+    description: str
+    status: SubmissionStatus
+    failure_reason: FailureReason | None
+    failure_message: str | None
+    progress: Progress
+    scores: dict[str, float] = Field(description="Scenario name -> score (0..1)")
+    overall: float | None
+    evaluation: EvaluationRead | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def build(
+        cls, submission: Submission, team_name: str, evaluation: Evaluation | None
+    ) -> SubmissionRead:
+        return cls(
+            id=submission.id,
+            team=team_name,
+            name=submission.name,
+            description=submission.description,
+            status=submission.status,
+            failure_reason=submission.failure_reason,
+            failure_message=submission.failure_message,
+            progress=Progress(
+                done=evaluation.progress_done if evaluation else 0,
+                total=evaluation.progress_total if evaluation else 0,
+            ),
+            scores=dict(evaluation.scores or {}) if evaluation else {},
+            overall=evaluation.overall if evaluation else None,
+            evaluation=None
+            if evaluation is None
+            else EvaluationRead(
+                id=evaluation.id,
+                status=evaluation.status.value,
+                suite=evaluation.suite_name,
+                suite_hash=evaluation.suite_hash,
+                evaluator_version=evaluation.evaluator_version,
+                image_id=evaluation.image_id,
+                weights_sha256=evaluation.weights_sha256,
+                efficiency=evaluation.efficiency,
+                started_at=evaluation.started_at,
+                finished_at=evaluation.finished_at,
+            ),
+            created_at=submission.created_at,
+            updated_at=submission.updated_at,
+        )
+
+
+class SubmissionList(BaseModel):
+    items: list[SubmissionRead]
+
+
+class SubmissionLogs(BaseModel):
+    build_log: str = Field(description="Output of `docker build` (size-capped)")
+    container_log: str = Field(description="The container's stdout/stderr (size-capped tail)")

@@ -1,0 +1,129 @@
+"""Submissions as teams and the API see them: upload, look-up, logs."""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+
+from app.auth.service import Principal
+from app.config import Settings
+from app.kit.errors import BadRequest, NotFound
+from app.queue import BUILD_TASK, TaskQueue, enqueue_after_commit
+from app.submissions.archive import (
+    ArchiveError,
+    ExtractLimits,
+    archive_kind,
+    copy_single_file,
+    extract_archive,
+    unwrap_single_directory,
+)
+from app.submissions.models import Evaluation, Submission
+from app.submissions.repository import EvaluationRepository, SubmissionRepository
+from app.submissions.storage import Storage
+from app.submissions.upload import ReceivedForm
+from sqlalchemy.orm import Session
+
+UPLOAD_FIELDS = {"context", "weights"}
+
+
+def _dockerfile_path(raw: str) -> str:
+    raw = (raw or "Dockerfile").strip()
+    path = PurePosixPath(raw)
+    if path.is_absolute() or ".." in path.parts or not path.parts:
+        raise BadRequest(
+            f"dockerfile {raw!r} must be a relative path inside the build context, "
+            "e.g. 'Dockerfile' or 'docker/Dockerfile.gpu'"
+        )
+    return str(path)
+
+
+def _prepare_context(
+    form: ReceivedForm, staging: Path, settings: Settings, dockerfile: str
+) -> Path:
+    upload = form.files.get("context")
+    if upload is None or upload.size == 0:
+        raise BadRequest(
+            "the form field `context` is missing or empty: attach the build context as a "
+            ".tar, .tar.gz or .zip with a Dockerfile at its root (curl -F context=@ctx.tar.gz)"
+        )
+    limits = ExtractLimits(settings.max_context_bytes, settings.max_archive_files)
+    extracted = staging / "context"
+    extract_archive(upload.path, extracted, limits, what="context")
+    root = unwrap_single_directory(extracted, dockerfile)
+    if not (root / dockerfile).is_file():
+        raise ArchiveError(
+            f"context: no {dockerfile} found at the root of the archive; put the Dockerfile at "
+            "the top level (tar czf ctx.tar.gz -C mydir .) or name it in the `dockerfile` field"
+        )
+    return root
+
+
+def _prepare_weights(form: ReceivedForm, staging: Path, settings: Settings) -> Path | None:
+    upload = form.files.get("weights")
+    if upload is None:
+        return None
+    if upload.size == 0:
+        raise BadRequest("the form field `weights` is empty; leave it out or attach a file")
+    target = staging / "weights"
+    if archive_kind(upload.path) is not None:
+        limits = ExtractLimits(settings.max_weights_bytes, settings.max_archive_files)
+        extract_archive(upload.path, target, limits, what="weights")
+    else:
+        copy_single_file(upload.path, target, upload.filename)
+    return target
+
+
+def create_submission(
+    session: Session,
+    settings: Settings,
+    queue: TaskQueue,
+    team: Principal,
+    form: ReceivedForm,
+    staging: Path,
+) -> Submission:
+    """Validate and store an upload received into `staging`, then queue its build.
+
+    Anything wrong raises before a row or a published file exists; the caller removes staging.
+    """
+    assert team.team_id is not None
+    storage = Storage(settings.data_dir)
+    dockerfile = _dockerfile_path(form.fields.get("dockerfile", "Dockerfile"))
+    context_root = _prepare_context(form, staging, settings, dockerfile)
+    weights_root = _prepare_weights(form, staging, settings)
+    weights_sha = form.files["weights"].sha256 if weights_root is not None else None
+
+    submission = Submission(
+        team_id=team.team_id,
+        name=form.fields.get("name", "").strip()[:200],
+        description=form.fields.get("description", "").strip(),
+        context_sha256=form.files["context"].sha256,
+        dockerfile=dockerfile,
+        weights_sha256=weights_sha,
+    )
+    SubmissionRepository(session).add(submission)
+    storage.publish_context(context_root, submission.id)
+    if weights_root is not None and weights_sha is not None:
+        storage.publish_weights(weights_root, weights_sha)
+    enqueue_after_commit(session, queue, BUILD_TASK, submission.id)
+    return submission
+
+
+def get_visible(session: Session, principal: Principal, submission_id: str) -> Submission:
+    """The submission, if this caller may see it; otherwise 404 (never reveal it exists)."""
+    submission = SubmissionRepository(session).get(submission_id)
+    if submission is None or (
+        not principal.can_read_everything and submission.team_id != principal.team_id
+    ):
+        raise NotFound(f"no submission {submission_id} visible to you")
+    return submission
+
+
+def list_visible(session: Session, principal: Principal) -> list[Submission]:
+    repo = SubmissionRepository(session)
+    if principal.can_read_everything:
+        return list(repo.all_newest_first())
+    assert principal.team_id is not None
+    return list(repo.for_team(principal.team_id))
+
+
+def latest_evaluation(session: Session, submission_id: str) -> Evaluation | None:
+    return EvaluationRepository(session).latest_for(submission_id)
