@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     # Evaluation
     default_suite: str = "smoke"
     scenario_data: Path | None = None
-    """Directory laid out like shared/scenarios (mmlu/, gsm8k/, ...); files are checked against pins."""
+    """Directory laid out like shared/scenarios (mmlu/, gsm8k/, ...); checked against pins."""
     eval_concurrency: int = Field(16, ge=1, le=512)
     request_timeout_s: float = Field(120.0, gt=0)
     eval_timeout_s: float = Field(4 * 3600.0, gt=0)

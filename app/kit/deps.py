@@ -50,9 +50,7 @@ def get_principal(request: Request, session: SessionDep) -> Principal:
         )
     principal = authenticate(session, token.strip())
     if principal is None:
-        raise HTTPException(
-            401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"}
-        )
+        raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
     return principal
 
 

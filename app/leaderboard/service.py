@@ -9,7 +9,9 @@ from app.leaderboard.schemas import LeaderboardEntry
 from app.submissions.repository import EvaluationRepository, SubmissionRepository
 
 
-def rank_entries(rows: list[tuple[str, str, float | None, dict[str, float]]]) -> list[LeaderboardEntry]:
+def rank_entries(
+    rows: list[tuple[str, str, float | None, dict[str, float]]],
+) -> list[LeaderboardEntry]:
     """Rank (team, submission_id, overall, scores) rows: best per team, missing scores last,
     ties share a rank (1, 2, 2, 4)."""
     best: dict[str, tuple[str, str, float | None, dict[str, float]]] = {}

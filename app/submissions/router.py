@@ -62,7 +62,9 @@ def get_submission(
 
 
 @router.get("/{submission_id}/logs", response_model=SubmissionLogs)
-def get_logs(submission_id: str, principal: CurrentPrincipal, session: SessionDep) -> SubmissionLogs:
+def get_logs(
+    submission_id: str, principal: CurrentPrincipal, session: SessionDep
+) -> SubmissionLogs:
     submission = service.get_visible(session, principal, submission_id)
     evaluation = service.latest_evaluation(session, submission.id)
     return SubmissionLogs(

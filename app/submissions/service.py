@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
+from sqlalchemy.orm import Session
+
 from app.auth.service import Principal
 from app.config import Settings
 from app.kit.errors import BadRequest, NotFound
@@ -20,7 +22,6 @@ from app.submissions.models import Evaluation, Submission
 from app.submissions.repository import EvaluationRepository, SubmissionRepository
 from app.submissions.storage import Storage
 from app.submissions.upload import ReceivedForm
-from sqlalchemy.orm import Session
 
 UPLOAD_FIELDS = {"context", "weights"}
 

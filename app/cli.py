@@ -1,0 +1,216 @@
+"""The `podium` command: start the service, run workers, manage teams and tokens."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from app.config import Settings, get_settings
+
+
+def _configure(data_dir: Path | None) -> None:
+    # Settings are read from the environment, so a flag becomes the variable every part reads,
+    # the worker subprocess included.
+    if data_dir is not None:
+        os.environ["PODIUM_DATA_DIR"] = str(data_dir.expanduser().absolute())
+    get_settings.cache_clear()
+
+
+@click.group()
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Where Podium keeps its database, uploads and queue (env PODIUM_DATA_DIR).",
+)
+def main(data_dir: Path | None) -> None:
+    """Podium: evaluation service for LLM efficiency competitions."""
+    _configure(data_dir)
+
+
+@main.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (Alembic migrations)."""
+    settings = _ready_settings()
+    click.echo(f"schema is up to date ({_redact(settings.database_url)})")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--worker/--no-worker", default=True, help="Also start one worker.")
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Where Podium keeps its database, uploads and queue (env PODIUM_DATA_DIR).",
+)
+def up(host: str, port: int, worker: bool, data_dir: Path | None) -> None:
+    """Start the API and one worker on embedded defaults (SQLite, filesystem queue)."""
+    if data_dir is not None:
+        _configure(data_dir)
+    import uvicorn
+
+    from app.auth.models import Role
+    from app.auth.service import create_token, has_admin_token
+    from app.kit.db import session_scope
+    from app.main import create_app
+
+    settings = _ready_settings()
+    with session_scope(settings.database_url) as session:
+        admin_token = (
+            None
+            if has_admin_token(session)
+            else create_token(session, Role.admin, label="first start")
+        )
+    if settings.scenario_data is None:
+        click.secho(
+            "warning: PODIUM_SCENARIO_DATA is not set; evaluations will fail until it points at "
+            "the scenario data directory",
+            fg="yellow",
+            err=True,
+        )
+    worker_proc = _spawn_worker(["build", "evaluate"], settings.gpu_ids, 2) if worker else None
+    click.echo(f"Podium is up: http://{host}:{port}  (data in {settings.data_dir})")
+    if admin_token:
+        click.echo("Admin token (shown once, keep it):")
+        click.echo(admin_token)
+    try:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    finally:
+        if worker_proc is not None:
+            worker_proc.send_signal(signal.SIGTERM)
+            try:
+                worker_proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker_proc.kill()
+
+
+def _worker_argv(queues: list[str], concurrency: int, pool: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "workers.celery_app",
+        "worker",
+        "--queues",
+        ",".join(queues),
+        "--concurrency",
+        str(concurrency),
+        "--pool",
+        pool,
+        "--loglevel",
+        "INFO",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+
+
+def _spawn_worker(queues: list[str], gpus: list[str], concurrency: int) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, PODIUM_GPUS=",".join(gpus))
+    return subprocess.Popen(_worker_argv(queues, concurrency, "threads"), env=env)
+
+
+@main.command()
+@click.option(
+    "--queues",
+    default="build,evaluate",
+    show_default=True,
+    help="Comma-separated: build, evaluate.",
+)
+@click.option("--gpus", default="", help="GPU ids this worker hands out, e.g. 0,1,2,3.")
+@click.option(
+    "--concurrency",
+    type=int,
+    default=None,
+    help="Tasks at once; default: number of GPUs (or 1), plus 1 for builds.",
+)
+@click.option(
+    "--pool",
+    default="prefork",
+    show_default=True,
+    type=click.Choice(["prefork", "threads", "solo"]),
+)
+def worker(queues: str, gpus: str, concurrency: int | None, pool: str) -> None:
+    """Run a Celery worker for the build and/or evaluate queues."""
+    queue_list = [q.strip() for q in queues.split(",") if q.strip()]
+    unknown = set(queue_list) - {"build", "evaluate"}
+    if unknown:
+        raise click.BadParameter(f"unknown queue(s) {sorted(unknown)}; use build and/or evaluate")
+    gpu_list = [g.strip() for g in gpus.split(",") if g.strip()]
+    if concurrency is None:
+        concurrency = max(len(gpu_list), 1) + (1 if "build" in queue_list else 0)
+    os.environ["PODIUM_GPUS"] = ",".join(gpu_list)
+    os.execv(sys.executable, _worker_argv(queue_list, concurrency, pool))
+
+
+@main.group()
+def admin() -> None:
+    """Manage teams and tokens."""
+
+
+@admin.command("create-team")
+@click.argument("name")
+def create_team_cmd(name: str) -> None:
+    """Create a team; prints its token as the last line (shown once)."""
+    from app.auth.service import create_team
+    from app.kit.db import session_scope
+    from app.kit.errors import PodiumError
+
+    settings = _ready_settings()
+    try:
+        with session_scope(settings.database_url) as session:
+            team, token = create_team(session, name)
+    except (PodiumError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"team {team.name!r} created (id {team.id}); its token, shown once:")
+    click.echo(token)
+
+
+@admin.command("create-token")
+@click.option("--role", type=click.Choice(["admin", "organizer", "team"]), required=True)
+@click.option("--team", "team_name", default=None, help="Team name, for --role team.")
+@click.option("--label", default="", help="A note to recognise the token by.")
+def create_token_cmd(role: str, team_name: str | None, label: str) -> None:
+    """Create a token; prints it as the last line (shown once)."""
+    from app.auth.models import Role
+    from app.auth.service import create_token, team_by_name
+    from app.kit.db import session_scope
+    from app.kit.errors import PodiumError
+
+    settings = _ready_settings()
+    try:
+        with session_scope(settings.database_url) as session:
+            team_id = team_by_name(session, team_name).id if team_name else None
+            token = create_token(session, Role(role), team_id=team_id, label=label)
+    except (PodiumError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{role} token created; shown once:")
+    click.echo(token)
+
+
+def _ready_settings() -> Settings:
+    """Settings with a database whose schema is at head (cheap when it already is)."""
+    from app.kit.migrate import upgrade
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
+    return settings
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+if __name__ == "__main__":
+    main()

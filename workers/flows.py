@@ -1,0 +1,358 @@
+"""Build -> run -> evaluate, top to bottom.
+
+Each flow takes an id, reloads its rows, and is idempotent: a redelivered task (worker killed,
+broker redelivery) either finds the work already done and returns, or redoes it safely; status
+changes all go through `app.submissions.lifecycle.transition`, which refuses going backwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import evaluator
+from app.kit.db import session_scope, utcnow
+from app.queue import EVALUATE_TASK, CeleryQueue, TaskQueue, enqueue_after_commit
+from app.submissions.lifecycle import TERMINAL, transition
+from app.submissions.models import (
+    Evaluation,
+    EvaluationStatus,
+    FailureReason,
+    Submission,
+    SubmissionStatus,
+)
+from app.submissions.storage import Storage
+from workers.context import WorkerContext
+from workers.heartbeat import Heartbeat
+from workers.response_cache import DbResponseCache, cache_scope
+from workers.sandbox.runtime import BuildSpec, ContainerSpec, SandboxError
+
+log = logging.getLogger(__name__)
+
+S = SubmissionStatus
+
+
+class EvaluationFailed(Exception):
+    """Ends an evaluation with a reason code and a message the team can act on."""
+
+    def __init__(self, reason: FailureReason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def image_tag(submission_id: str) -> str:
+    return f"podium/submission:{submission_id}"
+
+
+# --------------------------------------------------------------------------------------- build
+
+
+def build_submission(
+    ctx: WorkerContext, submission_id: str, queue: TaskQueue | None = None
+) -> None:
+    settings = ctx.settings
+    with session_scope(settings.database_url) as session:
+        submission = session.get(Submission, submission_id)
+        if submission is None:
+            log.warning("build: submission %s does not exist; nothing to do", submission_id)
+            return
+        if submission.status not in (S.queued, S.building):
+            log.info("build: submission %s is already %s", submission_id, submission.status.value)
+            return
+        if submission.status is S.queued:
+            transition(submission, S.building)
+        dockerfile = submission.dockerfile
+
+    context_dir = Storage(settings.data_dir).context_dir(submission_id)
+    if not context_dir.is_dir():
+        _fail(
+            ctx,
+            submission_id,
+            FailureReason.internal_error,
+            "the uploaded build context is missing from storage; please submit again",
+        )
+        return
+    result = ctx.runtime.build(
+        BuildSpec(
+            context_dir=context_dir,
+            tag=image_tag(submission_id),
+            dockerfile=dockerfile,
+            labels={"podium.submission": submission_id},
+            network=settings.build_network,
+            timeout_s=settings.build_timeout_s,
+            memory_bytes=settings.build_memory_bytes,
+            log_limit_bytes=settings.log_limit_bytes,
+        )
+    )
+
+    with session_scope(settings.database_url) as session:
+        submission = session.get(Submission, submission_id, with_for_update=True)
+        if submission is None or submission.status is not S.building:
+            return  # cancelled (or finished by a twin task) while we were building
+        submission.build_log = result.log
+        if not result.ok:
+            if result.timed_out:
+                reason = FailureReason.build_timeout
+                message = (
+                    f"the image build took longer than {settings.build_timeout_s:.0f}s and was "
+                    "stopped; make the build faster (smaller base image, fewer steps)"
+                )
+            else:
+                reason = FailureReason.build_failed
+                message = result.error or "docker build failed; see the build log"
+            transition(submission, S.failed, reason=reason, message=message)
+            return
+        submission.image_id = result.image_id
+        transition(submission, S.evaluating)
+        evaluation = Evaluation(
+            submission_id=submission_id,
+            suite_name=settings.default_suite,
+            image_id=result.image_id,
+            weights_sha256=submission.weights_sha256,
+        )
+        session.add(evaluation)
+        session.flush()
+        enqueue_after_commit(session, queue or CeleryQueue(settings), EVALUATE_TASK, evaluation.id)
+
+
+# ------------------------------------------------------------------------------------ evaluate
+
+
+@dataclass(frozen=True)
+class _Job:
+    evaluation_id: str
+    submission_id: str
+    image_id: str
+    weights_sha256: str | None
+    suite_name: str
+
+
+def evaluate(ctx: WorkerContext, evaluation_id: str) -> None:
+    job = _claim(ctx, evaluation_id)
+    if job is None:
+        return
+    try:
+        suite = evaluator.get_suite(job.suite_name)
+        with session_scope(ctx.settings.database_url) as session:
+            evaluation = session.get(Evaluation, evaluation_id)
+            assert evaluation is not None
+            evaluation.suite_hash = suite.content_hash
+            evaluation.evaluator_version = evaluator.EVALUATOR_VERSION
+        with ctx.gpus.acquire(count=1 if ctx.gpus.gpu_ids else 0) as gpu_ids:
+            result = _run_in_container(ctx, job, suite, gpu_ids)
+    except EvaluationFailed as failure:
+        _finish_failed(ctx, job, failure.reason, failure.message)
+        return
+    except Exception as exc:
+        log.exception("evaluation %s failed inside Podium", evaluation_id)
+        _finish_failed(
+            ctx,
+            job,
+            FailureReason.internal_error,
+            f"Podium failed while evaluating ({type(exc).__name__}: {exc}); "
+            "the organizers have the details. This is not your submission's fault.",
+        )
+        return
+    _finish_scored(ctx, job, result)
+
+
+def _claim(ctx: WorkerContext, evaluation_id: str) -> _Job | None:
+    with session_scope(ctx.settings.database_url) as session:
+        evaluation = session.get(Evaluation, evaluation_id, with_for_update=True)
+        if evaluation is None:
+            log.warning("evaluate: evaluation %s does not exist", evaluation_id)
+            return None
+        submission = session.get(Submission, evaluation.submission_id)
+        if evaluation.status not in (EvaluationStatus.queued, EvaluationStatus.running):
+            log.info("evaluate: evaluation %s is already %s", evaluation_id, evaluation.status)
+            return None
+        if submission is None or submission.status is not S.evaluating:
+            evaluation.status = EvaluationStatus.cancelled
+            return None
+        evaluation.status = EvaluationStatus.running
+        evaluation.attempts += 1
+        evaluation.started_at = evaluation.started_at or utcnow()
+        evaluation.heartbeat_at = utcnow()
+        assert evaluation.image_id is not None
+        return _Job(
+            evaluation_id=evaluation.id,
+            submission_id=submission.id,
+            image_id=evaluation.image_id,
+            weights_sha256=evaluation.weights_sha256,
+            suite_name=evaluation.suite_name,
+        )
+
+
+def _run_in_container(ctx: WorkerContext, job: _Job, suite: Any, gpu_ids: list[str]) -> Any:
+    settings = ctx.settings
+    runtime = ctx.runtime
+    weights_dir = (
+        Storage(settings.data_dir).weights_dir(job.weights_sha256) if job.weights_sha256 else None
+    )
+    name = f"podium-eval-{job.evaluation_id}"
+    runtime.remove(name)  # a container left by a killed worker for this same evaluation
+    container_id = runtime.start(
+        ContainerSpec(
+            image=job.image_id,
+            name=name,
+            labels={"podium.submission": job.submission_id, "podium.evaluation": job.evaluation_id},
+            port=settings.container_port,
+            weights_dir=weights_dir,
+            memory_bytes=settings.container_memory_bytes,
+            nano_cpus=int(settings.container_cpus * 1e9),
+            pids_limit=settings.container_pids_limit,
+            tmpfs_bytes=settings.container_tmpfs_bytes,
+            gpus=gpu_ids,
+            oci_runtime=settings.oci_runtime,
+            log_max_bytes=max(settings.log_limit_bytes * 4, 10 * 1024 * 1024),
+        )
+    )
+    with session_scope(settings.database_url) as session:
+        evaluation = session.get(Evaluation, job.evaluation_id)
+        assert evaluation is not None
+        evaluation.gpu_ids = ",".join(gpu_ids)
+    try:
+        try:
+            with runtime.endpoint(container_id, settings.container_port) as base_url:
+                return asyncio.run(_drive(ctx, job, suite, base_url, container_id))
+        except SandboxError as exc:
+            raise _explain_stop(ctx, container_id, f"the container stopped ({exc})") from exc
+    finally:
+        _save_container_log(ctx, job, container_id)
+        runtime.remove(container_id)
+
+
+async def _drive(
+    ctx: WorkerContext, job: _Job, suite: Any, base_url: str, container_id: str
+) -> Any:
+    settings = ctx.settings
+    async with evaluator.Neurips2023Client(
+        base_url, timeout_s=settings.request_timeout_s
+    ) as client:
+        return await _evaluate_server(ctx, job, suite, client, container_id)
+
+
+async def _evaluate_server(
+    ctx: WorkerContext, job: _Job, suite: Any, client: Any, container_id: str
+) -> Any:
+    settings = ctx.settings
+
+    def alive() -> bool:
+        return ctx.runtime.state(container_id).running
+
+    try:
+        await client.wait_ready(timeout_s=settings.start_timeout_s, poll_s=1.0, is_alive=alive)
+    except evaluator.StartTimeout as exc:
+        if not alive():
+            raise _explain_stop(ctx, container_id, "the server exited before it answered") from exc
+        raise EvaluationFailed(
+            FailureReason.start_timeout,
+            f"the server did not answer POST /tokenize on port {settings.container_port} within "
+            f"{settings.start_timeout_s:.0f}s; check that it listens on 0.0.0.0:"
+            f"{settings.container_port} and loads faster (see the container log)",
+        ) from exc
+
+    cache = DbResponseCache(settings.database_url, cache_scope(job.image_id, job.weights_sha256))
+    started = time.monotonic()
+    with Heartbeat(settings.database_url, job.evaluation_id, settings.heartbeat_s) as beat:
+        try:
+            return await evaluator.run_suite(
+                suite,
+                client,
+                cache,
+                evaluator.DataSource(_scenario_root(ctx)),
+                concurrency=settings.eval_concurrency,
+                progress=beat.progress,
+                request_timeout_s=settings.request_timeout_s,
+                total_budget_s=settings.eval_timeout_s,
+            )
+        except (evaluator.ProtocolError, evaluator.EvaluationError) as exc:
+            if not alive():
+                raise _explain_stop(
+                    ctx, container_id, "the server stopped during evaluation"
+                ) from exc
+            if time.monotonic() - started >= settings.eval_timeout_s:
+                raise EvaluationFailed(
+                    FailureReason.eval_timeout,
+                    f"the evaluation did not finish within {settings.eval_timeout_s:.0f}s: {exc}",
+                ) from exc
+            raise EvaluationFailed(FailureReason.protocol_error, str(exc)) from exc
+
+
+def _scenario_root(ctx: WorkerContext) -> Any:
+    if ctx.settings.scenario_data is None:
+        raise RuntimeError("PODIUM_SCENARIO_DATA is not set: the worker cannot read scenario data")
+    return ctx.settings.scenario_data
+
+
+def _explain_stop(ctx: WorkerContext, container_id: str, what: str) -> EvaluationFailed:
+    try:
+        state = ctx.runtime.state(container_id)
+    except SandboxError:
+        return EvaluationFailed(FailureReason.crashed, f"{what}; the container is gone")
+    if state.oom_killed:
+        limit_gib = ctx.settings.container_memory_bytes / 1024**3
+        return EvaluationFailed(
+            FailureReason.oom,
+            f"{what}: it ran out of memory (limit {limit_gib:.1f} GiB) and was killed; "
+            "use a smaller model, quantize, or lower batch sizes",
+        )
+    detail = f" with exit code {state.exit_code}" if state.exit_code is not None else ""
+    extra = f" ({state.error})" if state.error else ""
+    return EvaluationFailed(
+        FailureReason.crashed,
+        f"{what}{detail}{extra}; the container log shows its last output",
+    )
+
+
+def _save_container_log(ctx: WorkerContext, job: _Job, container_id: str) -> None:
+    try:
+        text = ctx.runtime.logs(container_id, ctx.settings.log_limit_bytes)
+    except SandboxError:
+        return
+    with session_scope(ctx.settings.database_url) as session:
+        evaluation = session.get(Evaluation, job.evaluation_id)
+        if evaluation is not None:
+            evaluation.container_log = text
+
+
+def _finish_scored(ctx: WorkerContext, job: _Job, result: Any) -> None:
+    with session_scope(ctx.settings.database_url) as session:
+        evaluation = session.get(Evaluation, job.evaluation_id, with_for_update=True)
+        submission = session.get(Submission, job.submission_id, with_for_update=True)
+        assert evaluation is not None and submission is not None
+        if evaluation.status is not EvaluationStatus.running:
+            return
+        evaluation.status = EvaluationStatus.done
+        evaluation.finished_at = utcnow()
+        evaluation.scores = dict(result.scores)
+        evaluation.overall = result.overall
+        evaluation.result = result.to_json()
+        evaluation.efficiency = evaluation.result["efficiency"]
+        evaluation.suite_hash = result.suite_hash
+        if submission.status is S.evaluating:
+            transition(submission, S.scored)
+
+
+def _finish_failed(ctx: WorkerContext, job: _Job, reason: FailureReason, message: str) -> None:
+    with session_scope(ctx.settings.database_url) as session:
+        evaluation = session.get(Evaluation, job.evaluation_id, with_for_update=True)
+        submission = session.get(Submission, job.submission_id, with_for_update=True)
+        assert evaluation is not None and submission is not None
+        if evaluation.status is EvaluationStatus.running:
+            evaluation.status = EvaluationStatus.failed
+            evaluation.finished_at = utcnow()
+            evaluation.error = f"{reason.value}: {message}"
+        if submission.status not in TERMINAL:
+            transition(submission, S.failed, reason=reason, message=message)
+
+
+def _fail(ctx: WorkerContext, submission_id: str, reason: FailureReason, message: str) -> None:
+    with session_scope(ctx.settings.database_url) as session:
+        submission = session.get(Submission, submission_id, with_for_update=True)
+        if submission is not None and submission.status not in TERMINAL:
+            transition(submission, S.failed, reason=reason, message=message)
