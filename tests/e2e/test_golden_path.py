@@ -27,9 +27,11 @@ SERVER = Path(__file__).parent / "submissions" / "server.py"
 
 
 def mmlu_rows() -> Iterator[list[str]]:
-    for path in sorted((SCENARIO_DATA / "mmlu" / "data" / "test").glob("*_test.csv")):
-        with path.open(newline="", encoding="utf-8") as f:
-            yield from csv.reader(f)
+    """Every evaluable MMLU row: HELM evaluates the valid and test splits (dev holds the shots)."""
+    for split in ("val", "test"):
+        for path in sorted((SCENARIO_DATA / "mmlu" / "data" / split).glob(f"*_{split}.csv")):
+            with path.open(newline="", encoding="utf-8") as f:
+                yield from csv.reader(f)
 
 
 def question_key(row: list[str]) -> str:
@@ -67,7 +69,7 @@ def test_answer_key_submission_scores_one(stack: Stack) -> None:
     assert resp.status_code == 201, resp.text
     assert resp.json()["status"] == "queued"
     final = stack.wait("answer-key", resp.json()["id"])
-    assert final["status"] == "scored", final
+    assert final["status"] == "scored", (final["failure_reason"], final["failure_message"])
     assert final["scores"] == {"mmlu": 1.0}
     assert final["overall"] == 1.0
     assert final["progress"]["done"] == final["progress"]["total"] > 0
@@ -79,7 +81,7 @@ def test_answer_key_submission_scores_one(stack: Stack) -> None:
 def test_always_a_scores_the_share_of_gold_a(stack: Stack) -> None:
     resp = stack.submit("always-a", context_tar(["always", " A"]))
     final = stack.wait("always-a", resp.json()["id"])
-    assert final["status"] == "scored", final
+    assert final["status"] == "scored", (final["failure_reason"], final["failure_message"])
     asked = asked_keys(stack.logs("always-a", final["id"])["container_log"])
     gold = {question_key(row): row[5] for row in mmlu_rows()}
     assert asked and asked <= gold.keys()

@@ -1,0 +1,1 @@
+"""Reference submissions and helpers for teams (not part of the installed package)."""
