@@ -59,9 +59,12 @@ def test_zip_context_and_wrapped_directory_are_accepted(
     client: TestClient, team_a: dict[str, str], settings: Settings
 ) -> None:
     zipped = make_zip({"Dockerfile": MINIMAL_DOCKERFILE})
-    assert client.post(
-        "/api/v1/submissions", headers=team_a, files={"context": ("c.zip", zipped)}
-    ).status_code == 201
+    assert (
+        client.post(
+            "/api/v1/submissions", headers=team_a, files={"context": ("c.zip", zipped)}
+        ).status_code
+        == 201
+    )
     wrapped = make_tar({"mydir/Dockerfile": MINIMAL_DOCKERFILE, "mydir/app.py": b"x"})
     resp = client.post("/api/v1/submissions", headers=team_a, files={"context": ("c.tgz", wrapped)})
     assert resp.status_code == 201, resp.text
@@ -143,8 +146,9 @@ def test_upload_over_the_size_limit_is_refused(
 ) -> None:
     huge = b"\x00" * (settings.max_upload_bytes + 1)
     resp = client.post(
-        "/api/v1/submissions", headers=team_a, files={"context": ("c.tgz", GOOD_CONTEXT),
-                                                      "weights": ("w.bin", huge)}
+        "/api/v1/submissions",
+        headers=team_a,
+        files={"context": ("c.tgz", GOOD_CONTEXT), "weights": ("w.bin", huge)},
     )
     assert resp.status_code == 413
     assert "larger than the limit" in resp.json()["detail"]
@@ -185,8 +189,12 @@ def test_visibility_and_auth(
         assert client.get(path, headers=organizer).status_code == 200
         assert client.get(path).status_code == 401
         assert client.get(path, headers={"Authorization": "Bearer nope"}).status_code == 401
-    assert [s["id"] for s in client.get("/api/v1/submissions", headers=team_b).json()["items"]] == []
-    assert [s["id"] for s in client.get("/api/v1/submissions", headers=team_a).json()["items"]] == [sid]
+    assert [
+        s["id"] for s in client.get("/api/v1/submissions", headers=team_b).json()["items"]
+    ] == []
+    assert [s["id"] for s in client.get("/api/v1/submissions", headers=team_a).json()["items"]] == [
+        sid
+    ]
     # Only a team can submit.
     resp = client.post(
         "/api/v1/submissions", headers=organizer, files={"context": ("c.tgz", GOOD_CONTEXT)}
