@@ -112,9 +112,20 @@ def _worker_argv(queues: list[str], concurrency: int, pool: str) -> list[str]:
     ]
 
 
+def _die_with_parent() -> None:
+    # uvicorn re-raises SIGTERM after its shutdown, which ends `podium up` before any `finally`
+    # runs; the kernel then tells the worker to stop, so no orphan keeps consuming the queue.
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def _spawn_worker(queues: list[str], gpus: list[str], concurrency: int) -> subprocess.Popen[bytes]:
     env = dict(os.environ, PODIUM_GPUS=",".join(gpus))
-    return subprocess.Popen(_worker_argv(queues, concurrency, "threads"), env=env)
+    return subprocess.Popen(
+        _worker_argv(queues, concurrency, "threads"), env=env, preexec_fn=_die_with_parent
+    )
 
 
 @main.command()

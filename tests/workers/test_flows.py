@@ -210,7 +210,7 @@ def test_killed_worker_resumes_from_saved_responses(
         def put(self, key: str, value: dict[str, object]) -> None:
             nonlocal completions_saved
             super().put(key, value)
-            if "num_tokens" not in value:  # a completion, not a token count
+            if "latency_s" in value:  # a completion, not a token count or a decoded text
                 completions_saved += 1
                 if completions_saved == 7:
                     raise _WorkerKilled
@@ -223,7 +223,7 @@ def test_killed_worker_resumes_from_saved_responses(
     assert ev is not None and ev.status is EvaluationStatus.running
     with session_scope(harness.settings.database_url) as session:
         rows = session.query(CachedResponse).all()
-        saved = sum("num_tokens" not in row.value for row in rows)
+        saved = sum("latency_s" in row.value for row in rows)
     assert saved == 7
     first_server_requests = harness.servers[0].stats.process_requests
 
@@ -236,4 +236,17 @@ def test_killed_worker_resumes_from_saved_responses(
     second = harness.servers[1].stats.process_requests
     assert second == total - saved  # only what was not saved is asked again
     assert first_server_requests >= saved
+    assert harness.runtime.live_containers() == []
+
+
+def test_slow_server_runs_out_of_the_time_budget(settings: Settings) -> None:
+    slow = settings.model_copy(update={"eval_timeout_s": 0.5, "eval_concurrency": 2})
+    harness = Harness(slow, FakeServerConfig(latency_s=0.2))
+    sid = harness.submission()
+    harness.build(sid)
+    flows.evaluate(harness.ctx, harness.evaluation_id())
+    sub, ev = harness.get(sid)
+    assert sub.status is SubmissionStatus.failed
+    assert sub.failure_reason is not None and sub.failure_reason.value == "eval_timeout"
+    assert ev is not None and ev.status is EvaluationStatus.failed
     assert harness.runtime.live_containers() == []

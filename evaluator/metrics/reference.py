@@ -1,0 +1,106 @@
+"""Reference-based metrics with HELM's definitions (evaluate_reference_metrics.py).
+
+A metric compares one gold text with one prediction. Over several gold references the instance
+score is the best one, as HELM's `max(score(gold, pred) for gold in golds)`.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Callable, Mapping, Sequence
+
+from evaluator.registry import Registry
+
+# Bump when any metric below changes its value for the same input.
+METRICS_VERSION = "1"
+
+MetricFn = Callable[[str, str], float]
+
+METRICS: Registry[MetricFn] = Registry("metric")
+register_metric = METRICS.register
+
+_PUNCTUATION = frozenset(string.punctuation)
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+
+
+def normalize_text(text: str, remove_articles: bool = True) -> str:
+    """HELM's normalize_text (from the QuAC scorer): lower, drop punctuation and articles,
+    collapse whitespace."""
+    normalized = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
+    if remove_articles:
+        normalized = _ARTICLES.sub(" ", normalized)
+    return " ".join(normalized.split())
+
+
+@register_metric("exact_match")
+def exact_match(gold: str, pred: str) -> float:
+    if not pred:
+        return 0.0
+    return 1.0 if gold.strip() == pred.strip() else 0.0
+
+
+@register_metric("quasi_exact_match")
+def quasi_exact_match(gold: str, pred: str) -> float:
+    if not pred:
+        return 0.0
+    return 1.0 if normalize_text(gold) == normalize_text(pred) else 0.0
+
+
+@register_metric("prefix_exact_match")
+def prefix_exact_match(gold: str, pred: str) -> float:
+    if not pred:
+        return 0.0
+    return 1.0 if pred.strip().startswith(gold.strip()) else 0.0
+
+
+@register_metric("quasi_prefix_exact_match")
+def quasi_prefix_exact_match(gold: str, pred: str) -> float:
+    if not pred:
+        return 0.0
+    return 1.0 if normalize_text(pred).startswith(normalize_text(gold)) else 0.0
+
+
+@register_metric("exact_match_indicator")
+def exact_match_indicator(gold: str, pred: str, indicator: str = " ") -> float:
+    """Exact match of what follows the last `indicator` (HELM: the last word)."""
+    return exact_match(gold.split(indicator)[-1].strip(), pred.split(indicator)[-1].strip())
+
+
+# HELM's pattern, unescaped "." included: "1.5" and "1x5" both read as one number.
+_NUMBER = re.compile(r"-?[\d,]+(?:.\d+)?")
+
+
+def _final_number(text: str) -> str:
+    matches = _NUMBER.findall(text)
+    return matches[-1].replace(",", "") if matches else ""
+
+
+@register_metric("final_number_exact_match")
+def final_number_exact_match(gold: str, pred: str) -> float:
+    """1 iff the last numbers of gold and prediction are equal as text (commas removed)."""
+    return exact_match(_final_number(gold), _final_number(pred))
+
+
+def prediction_text(completion: str, output_mapping: Mapping[str, str]) -> str | None:
+    """The prediction scored against the golds, as HELM derives it from a completion: stripped,
+    then mapped through the output mapping when there is one (a label outside the mapping yields
+    None, which scores 0)."""
+    prediction = completion.strip()
+    if output_mapping:
+        return output_mapping.get(prediction)
+    return prediction
+
+
+def score_instance(
+    metric_names: Sequence[str], golds: Sequence[str], prediction: str | None
+) -> dict[str, float]:
+    """Each metric's best score over the gold references (0 for a missing prediction)."""
+    scores: dict[str, float] = {}
+    for name in metric_names:
+        fn = METRICS.get(name)
+        if prediction is None or not golds:
+            scores[name] = 0.0
+        else:
+            scores[name] = max(fn(gold, prediction) for gold in golds)
+    return scores

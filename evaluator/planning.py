@@ -1,0 +1,75 @@
+"""From a suite to the requests it will send: load data, select instances, build prompts.
+
+Kept apart from the runner so prompts can be produced and checked without a server (golden tests,
+dry runs) and so the runner only deals with sending and scoring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from evaluator.adapters import ADAPTERS, Adapter, PreparedRequest, TokenCounter, fit_prompt
+from evaluator.core import TRAIN_SPLIT, Instance
+from evaluator.data import DataSource
+from evaluator.scenarios import SCENARIOS
+from evaluator.selection import downsample_eval_instances, sample_examples
+from evaluator.specs import RunSpec
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """A run spec with its data loaded and its instances chosen."""
+
+    # The run spec.
+    spec: RunSpec
+    # Its adapter.
+    adapter: Adapter
+    # In-context examples shared by every evaluation instance (HELM: one train trial).
+    train_examples: tuple[Instance, ...]
+    # Evaluation instances, in HELM's selection order.
+    eval_instances: tuple[Instance, ...]
+
+
+def plan_run_spec(spec: RunSpec, data: DataSource, max_instances: int | None = None) -> RunPlan:
+    scenario = SCENARIOS.get(spec.scenario)(**spec.scenario_kwargs)
+    pins = dict(spec.data_files)
+    unpinned = [path for path in scenario.files() if path not in pins]
+    if unpinned:
+        raise ValueError(f"{spec.name}: data files without a sha256 pin: {unpinned}")
+    instances = scenario.load(data, pins)
+    train = [instance for instance in instances if instance.split == TRAIN_SPLIT]
+    evals = [instance for instance in instances if instance.split in spec.eval_splits]
+    selected = downsample_eval_instances(evals, spec.max_eval_instances, spec.eval_seed)
+    if max_instances is not None:
+        selected = selected[:max_instances]
+    adapter_spec = spec.adapter
+    examples = sample_examples(
+        train,
+        adapter_spec.max_train_instances,
+        adapter_spec.train_trial_seed,
+        adapter_spec.sample_train,
+    )
+    return RunPlan(
+        spec=spec,
+        adapter=ADAPTERS.get(adapter_spec.method)(adapter_spec),
+        train_examples=tuple(examples),
+        eval_instances=tuple(selected),
+    )
+
+
+def plan_suite(
+    run_specs: Sequence[RunSpec], data: DataSource, max_instances: int | None = None
+) -> list[RunPlan]:
+    return [plan_run_spec(spec, data, max_instances) for spec in run_specs]
+
+
+async def prepare_request(
+    plan: RunPlan, instance: Instance, counter: TokenCounter
+) -> PreparedRequest:
+    """The request for `instance`, its prompt fitted into the run spec's context window."""
+    prompt = plan.adapter.build_prompt(plan.train_examples, instance)
+    prompt = await fit_prompt(
+        prompt, counter, plan.spec.context_window, plan.spec.adapter.max_tokens
+    )
+    return plan.adapter.make_request(instance, prompt)

@@ -1,0 +1,208 @@
+"""Results of an evaluation and the pure functions that score them.
+
+Scoring follows the design: each run spec's score is the mean of its main metric over its
+instances (an instance whose request failed counts as wrong); a scenario group's score is the mean
+over its run specs; `overall` is the mean of the group scores.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from evaluator.specs import RunSpec
+
+
+@dataclass(frozen=True)
+class InstanceResult:
+    """What happened to one evaluation instance."""
+
+    # Run spec name.
+    run_spec: str
+    # Instance id inside its scenario ("id<N>", as in HELM).
+    instance_id: str
+    # Split the instance came from ("valid" or "test").
+    split: str
+    # Cache key of its completion request ("" if it failed before a request was formed).
+    request_key: str
+    # Completion after stop-sequence / max-token truncation; None when the request failed.
+    completion: str | None
+    # What was scored: the reference text the answer maps to (or the stripped completion).
+    prediction: str | None
+    # Gold reference texts.
+    golds: tuple[str, ...]
+    # Gold label as the model should write it (e.g. "B"), when the adapter uses labels.
+    gold_label: str | None
+    # Metric name -> score for this instance.
+    metrics: Mapping[str, float]
+    # Whether the main metric is 1.
+    correct: bool
+    # Error message when the request failed (the instance then scores 0).
+    error: str | None
+    # In-context examples left in the prompt after window fitting.
+    num_train_instances: int
+    # Whether the prompt had to be truncated.
+    prompt_truncated: bool
+    # Client-measured latency of the completion request (None when it failed).
+    latency_s: float | None
+    # Tokens the server reported generating.
+    generated_tokens: int
+    # Whether the completion came from the response cache.
+    cached: bool
+
+
+@dataclass(frozen=True)
+class RunSpecScore:
+    """Aggregated metrics of one run spec."""
+
+    # Run spec name.
+    name: str
+    # Scenario group it is scored under.
+    group: str
+    # Name of the main metric.
+    main_metric: str
+    # Mean main metric; None when the run spec had no instances.
+    score: float | None
+    # Metric name -> mean over instances.
+    metrics: Mapping[str, float]
+    # Number of instances evaluated.
+    instances: int
+    # Number of instances whose request failed.
+    errors: int
+
+
+@dataclass(frozen=True)
+class Efficiency:
+    """Serving figures over the completions that succeeded (cached ones keep their latency)."""
+
+    # Completions with a result.
+    requests: int
+    # Of which restored from the cache.
+    cached: int
+    # Median client-measured latency.
+    latency_p50_s: float | None
+    # 95th percentile latency.
+    latency_p95_s: float | None
+    # Sum of latencies: time the server spent on this suite one request at a time.
+    total_inference_s: float
+    # Tokens generated over all completions.
+    generated_tokens: int
+    # generated_tokens / total_inference_s (independent of the runner's concurrency).
+    generated_tokens_per_s: float | None
+
+
+@dataclass(frozen=True)
+class SuiteResult:
+    """Scores and details of one evaluation of a suite."""
+
+    # Suite name.
+    suite_name: str
+    # Suite content hash: results are comparable when these match.
+    suite_hash: str
+    # Evaluator version that produced this result.
+    evaluator_version: str
+    # Scenario group -> score.
+    scores: dict[str, float]
+    # Mean of the group scores; None when nothing was scored.
+    overall: float | None
+    # Run spec name -> aggregated metrics.
+    per_run_spec: dict[str, RunSpecScore]
+    # Per-instance details, in run spec then selection order.
+    instances: tuple[InstanceResult, ...]
+    # Number of instances whose request failed.
+    errors: int
+    # Serving figures.
+    efficiency: Efficiency
+    # Completion requests sent to the server by this run (cache hits excluded).
+    requests_sent: int
+    # Wall time of this run.
+    wall_s: float
+    # Per-run-spec instance cap the run was made with (None: the full suite).
+    max_instances: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-serialisable form (no NaN, plain dicts and lists)."""
+        return {
+            "suite_name": self.suite_name,
+            "suite_hash": self.suite_hash,
+            "evaluator_version": self.evaluator_version,
+            "scores": dict(self.scores),
+            "overall": self.overall,
+            "per_run_spec": {name: asdict(score) for name, score in self.per_run_spec.items()},
+            "instances": [asdict(instance) for instance in self.instances],
+            "errors": self.errors,
+            "efficiency": asdict(self.efficiency),
+            "requests_sent": self.requests_sent,
+            "wall_s": self.wall_s,
+            "max_instances": self.max_instances,
+        }
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return math.fsum(values) / len(values) if values else None
+
+
+def score_run_specs(
+    run_specs: Sequence[RunSpec], instances: Iterable[InstanceResult]
+) -> dict[str, RunSpecScore]:
+    """Mean of every metric per run spec; failed instances score 0 on every metric."""
+    by_spec: dict[str, list[InstanceResult]] = {spec.name: [] for spec in run_specs}
+    for instance in instances:
+        by_spec[instance.run_spec].append(instance)
+    scores: dict[str, RunSpecScore] = {}
+    for spec in run_specs:
+        members = by_spec[spec.name]
+        metrics: dict[str, float] = {}
+        for metric in spec.metrics:
+            mean = _mean([m.metrics.get(metric, 0.0) for m in members])
+            if mean is not None:
+                metrics[metric] = mean
+        scores[spec.name] = RunSpecScore(
+            name=spec.name,
+            group=spec.group,
+            main_metric=spec.main_metric,
+            score=metrics.get(spec.main_metric),
+            metrics=metrics,
+            instances=len(members),
+            errors=sum(1 for m in members if m.error is not None),
+        )
+    return scores
+
+
+def score_groups(per_run_spec: Mapping[str, RunSpecScore]) -> tuple[dict[str, float], float | None]:
+    """(group -> mean run spec score, mean of group scores)."""
+    by_group: dict[str, list[float]] = {}
+    for score in per_run_spec.values():
+        if score.score is not None:
+            by_group.setdefault(score.group, []).append(score.score)
+    groups = {group: math.fsum(values) / len(values) for group, values in by_group.items()}
+    return groups, _mean(list(groups.values()))
+
+
+def percentile(sorted_values: Sequence[float], fraction: float) -> float | None:
+    """Linear interpolation between closest ranks (numpy's default), on pre-sorted values."""
+    if not sorted_values:
+        return None
+    position = (len(sorted_values) - 1) * fraction
+    low = math.floor(position)
+    high = min(low + 1, len(sorted_values) - 1)
+    weight = position - low
+    return sorted_values[low] * (1 - weight) + sorted_values[high] * weight
+
+
+def efficiency(instances: Iterable[InstanceResult]) -> Efficiency:
+    succeeded = [i for i in instances if i.error is None and i.latency_s is not None]
+    latencies = sorted(i.latency_s for i in succeeded if i.latency_s is not None)
+    total = math.fsum(latencies)
+    tokens = sum(i.generated_tokens for i in succeeded)
+    return Efficiency(
+        requests=len(succeeded),
+        cached=sum(1 for i in succeeded if i.cached),
+        latency_p50_s=percentile(latencies, 0.5),
+        latency_p95_s=percentile(latencies, 0.95),
+        total_inference_s=total,
+        generated_tokens=tokens,
+        generated_tokens_per_s=tokens / total if total > 0 else None,
+    )

@@ -1,0 +1,7 @@
+"""Scenarios: data files -> instances. Importing this package registers the built-in ones."""
+
+from evaluator.scenarios import gsm8k as gsm8k
+from evaluator.scenarios import mmlu as mmlu
+from evaluator.scenarios.base import SCENARIOS, Scenario, register_scenario, with_instance_ids
+
+__all__ = ["SCENARIOS", "Scenario", "register_scenario", "with_instance_ids"]

@@ -1,0 +1,17 @@
+"""Suites. Importing this package registers the built-in ones."""
+
+from evaluator.suites import smoke as smoke
+from evaluator.suites.base import SUITES, Suite, get_suite, list_suites, register_suite
+from evaluator.suites.pins import DATA_PINS
+from evaluator.suites.run_specs import gsm_run_spec, mmlu_run_spec
+
+__all__ = [
+    "DATA_PINS",
+    "SUITES",
+    "Suite",
+    "get_suite",
+    "gsm_run_spec",
+    "list_suites",
+    "mmlu_run_spec",
+    "register_suite",
+]
