@@ -206,6 +206,33 @@ def create_token_cmd(role: str, team_name: str | None, label: str) -> None:
     click.echo(token)
 
 
+@admin.command("apply")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+def apply_cmd(path: Path) -> None:
+    """Create or update a competition from its TOML file (idempotent)."""
+    from app.competitions.config import CompetitionFileError, load_competition_file
+    from app.competitions.service import apply_competition
+    from app.kit.db import session_scope
+    from app.kit.errors import PodiumError
+
+    try:
+        config = load_competition_file(path)
+    except CompetitionFileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    settings = _ready_settings()
+    try:
+        with session_scope(settings.database_url) as session:
+            report = apply_competition(session, config)
+    except PodiumError as exc:
+        raise click.ClickException(str(exc)) from exc
+    verb = "created" if report.created else "updated"
+    click.echo(f"competition {report.competition!r} {verb}")
+    click.echo(f"  tracks: {', '.join(report.tracks)}")
+    click.echo(f"  phases: {', '.join(report.phases)}")
+    for removed in report.removed:
+        click.echo(f"  removed {removed}")
+
+
 def _ready_settings() -> Settings:
     """Settings with a database whose schema is at head (cheap when it already is)."""
     from app.kit.migrate import upgrade

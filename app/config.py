@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     image_disk_budget_bytes: int = Field(200 * 1024**3, gt=0)
 
     # Worker
+    gpus_per_evaluation: int = Field(1, ge=0, le=16)
+    """GPUs given to each evaluation when the worker has GPUs (phases may override)."""
     gpus: str = ""
     """Comma-separated GPU ids this worker hands out, one per running evaluation."""
     heartbeat_s: float = Field(15.0, gt=0)

@@ -1,6 +1,15 @@
 """Every table, imported in one place so Alembic and tests see the whole schema."""
 
+from app.audit.models import AuditEntry
 from app.auth.models import ApiToken, Role, Team
+from app.competitions.models import (
+    Competition,
+    EntryRule,
+    LeaderboardMode,
+    Phase,
+    TeamQuotaLock,
+    Track,
+)
 from app.kit.db import Base
 from app.submissions.models import (
     CachedResponse,
@@ -12,6 +21,13 @@ from app.submissions.models import (
 )
 
 __all__ = [
+    "AuditEntry",
+    "Competition",
+    "EntryRule",
+    "LeaderboardMode",
+    "Phase",
+    "TeamQuotaLock",
+    "Track",
     "ApiToken",
     "Base",
     "CachedResponse",

@@ -4,7 +4,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Enum, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import Team
@@ -62,6 +62,14 @@ class Submission(IdMixin, TimestampMixin, Base):
     weights_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     image_id: Mapped[str | None] = mapped_column(String(200), default=None)
     build_log: Mapped[str] = mapped_column(Text, default="")
+    phase_id: Mapped[str | None] = mapped_column(
+        ForeignKey("phases.id", ondelete="SET NULL"), index=True, default=None
+    )
+    track_id: Mapped[str | None] = mapped_column(
+        ForeignKey("tracks.id", ondelete="SET NULL"), default=None
+    )
+    is_baseline: Mapped[bool] = mapped_column(Boolean, default=False)
+    disqualified_reason: Mapped[str | None] = mapped_column(Text, default=None)
 
     team: Mapped[Team] = relationship(lazy="raise")
     evaluations: Mapped[list[Evaluation]] = relationship(
@@ -94,6 +102,9 @@ class Evaluation(IdMixin, TimestampMixin, Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     container_log: Mapped[str] = mapped_column(Text, default="")
     error: Mapped[str | None] = mapped_column(Text, default=None)
+    kind: Mapped[str] = mapped_column(String(20), default="initial")
+    """`initial`, `rerun` (new run of the model) or `rescore` (scores recomputed from stored
+    responses, no model call)."""
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
     started_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -4,6 +4,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from app.auth.models import Team
+from app.kit.db import utcnow
 from app.kit.deps import CurrentPrincipal, CurrentTeam, QueueDep, SessionDep, SettingsDep
 from app.submissions import service
 from app.submissions.schemas import SubmissionList, SubmissionLogs, SubmissionRead
@@ -27,6 +28,8 @@ async def create_submission(
     queue: QueueDep,
 ) -> SubmissionRead:
     """Upload a build context (`context`) and optional `weights`; the build is queued."""
+    query = {k: request.query_params.get(k) for k in ("competition", "track", "phase")}
+    await run_in_threadpool(service.precheck, session, team, utcnow(), query)
     with Storage(settings.data_dir).staging() as staging:
         form = await receive_multipart(
             request.headers.get("content-type", ""),

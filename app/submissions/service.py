@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 from sqlalchemy.orm import Session
 
 from app.auth.service import Principal
+from app.competitions.quotas import check_quotas, lock_team_phase
+from app.competitions.service import resolve_target
 from app.config import Settings
+from app.kit.db import utcnow
 from app.kit.errors import BadRequest, NotFound
 from app.queue import BUILD_TASK, TaskQueue, enqueue_after_commit
 from app.submissions.archive import (
@@ -73,6 +77,22 @@ def _prepare_weights(form: ReceivedForm, staging: Path, settings: Settings) -> P
     return target
 
 
+def precheck(
+    session: Session, team: Principal, now: datetime, query: dict[str, str | None]
+) -> None:
+    """Refuse early, before a large body is read, when the target phase is closed or the team's
+    quota is spent. Only a hint: the binding check runs again, locked, in create_submission."""
+    assert team.team_id is not None
+    try:
+        target = resolve_target(
+            session, now, query.get("competition"), query.get("track"), query.get("phase")
+        )
+    except BadRequest:
+        return  # the form fields may name what the query did not; decided after the upload
+    if target.phase is not None:
+        check_quotas(session, team.team_id, target.phase, now)
+
+
 def create_submission(
     session: Session,
     settings: Settings,
@@ -80,20 +100,34 @@ def create_submission(
     team: Principal,
     form: ReceivedForm,
     staging: Path,
+    now: datetime | None = None,
 ) -> Submission:
     """Validate and store an upload received into `staging`, then queue its build.
 
     Anything wrong raises before a row or a published file exists; the caller removes staging.
     """
     assert team.team_id is not None
+    now = now or utcnow()
+    target = resolve_target(
+        session,
+        now,
+        form.fields.get("competition") or None,
+        form.fields.get("track") or None,
+        form.fields.get("phase") or None,
+    )
     storage = Storage(settings.data_dir)
     dockerfile = _dockerfile_path(form.fields.get("dockerfile", "Dockerfile"))
     context_root = _prepare_context(form, staging, settings, dockerfile)
     weights_root = _prepare_weights(form, staging, settings)
     weights_sha = form.files["weights"].sha256 if weights_root is not None else None
 
+    if target.phase is not None:
+        lock_team_phase(session, team.team_id, target.phase.id)
+        check_quotas(session, team.team_id, target.phase, now)
     submission = Submission(
         team_id=team.team_id,
+        phase_id=target.phase.id if target.phase else None,
+        track_id=target.track.id if target.track else None,
         name=form.fields.get("name", "").strip()[:200],
         description=form.fields.get("description", "").strip(),
         context_sha256=form.files["context"].sha256,

@@ -1,0 +1,122 @@
+"""The competition file an organizer writes (TOML) and `podium admin apply` reads.
+
+Example: examples/competition.toml. Unknown keys are refused, so a typo is an error, not a
+silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SandboxConfig(_Strict):
+    """Per-phase sandbox limits; unset ones fall back to the worker's settings."""
+
+    build_network: Literal["none", "default"] | None = None
+    build_timeout_s: float | None = Field(None, gt=0)
+    memory_gb: float | None = Field(None, gt=0)
+    cpus: float | None = Field(None, gt=0)
+    gpus_per_evaluation: int | None = Field(None, ge=0, le=16)
+    start_timeout_s: float | None = Field(None, gt=0)
+    eval_timeout_s: float | None = Field(None, gt=0)
+    pids_limit: int | None = Field(None, gt=0)
+    tmpfs_gb: float | None = Field(None, gt=0)
+
+
+class QuotaConfig(_Strict):
+    per_day: int | None = Field(None, ge=0, description="submissions per team per UTC day")
+    total: int | None = Field(None, ge=0, description="submissions per team in the phase")
+    concurrent: int | None = Field(None, ge=0, description="in flight at once per team")
+    failed_per_day: int | None = Field(
+        None, ge=0, description="failed submissions per team per UTC day (a separate cap)"
+    )
+
+
+class LeaderboardConfig(_Strict):
+    mode: Literal["mean", "winrate"] = "mean"
+    entry: Literal["best", "latest"] = "best"
+
+
+class TrackConfig(_Strict):
+    slug: str = Field(pattern=SLUG_PATTERN)
+    title: str = ""
+
+
+class PhaseConfig(_Strict):
+    slug: str = Field(pattern=SLUG_PATTERN)
+    title: str = ""
+    suite: str
+    hidden_scenarios: list[str] = []
+    opens_at: datetime | None = None
+    closes_at: datetime | None = None
+    protocol: Literal["neurips2023", "openai"] = "neurips2023"
+    port: int = Field(80, ge=1, le=65535)
+    weight: float = Field(1.0, ge=0)
+    sandbox: SandboxConfig = SandboxConfig()
+    quotas: QuotaConfig = QuotaConfig()
+    leaderboard: LeaderboardConfig = LeaderboardConfig()
+
+    @field_validator("opens_at", "closes_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give a time zone, e.g. 2026-12-01T00:00:00Z")
+        return value
+
+    @model_validator(mode="after")
+    def _window(self) -> PhaseConfig:
+        if self.opens_at and self.closes_at and self.closes_at <= self.opens_at:
+            raise ValueError(f"phase {self.slug!r}: closes_at must be after opens_at")
+        return self
+
+
+class CompetitionConfig(_Strict):
+    slug: str = Field(pattern=SLUG_PATTERN)
+    title: str = ""
+    description: str = ""
+    webhook_url: str | None = None
+    tracks: list[TrackConfig] = Field(min_length=1)
+    phases: list[PhaseConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> CompetitionConfig:
+        for kind, slugs in (
+            ("track", [t.slug for t in self.tracks]),
+            ("phase", [p.slug for p in self.phases]),
+        ):
+            dupes = sorted({s for s in slugs if slugs.count(s) > 1})
+            if dupes:
+                raise ValueError(f"{kind} slugs must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+
+class CompetitionFileError(ValueError):
+    pass
+
+
+def load_competition_file(path: Path) -> CompetitionConfig:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise CompetitionFileError(f"{path}: no such file") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise CompetitionFileError(f"{path}: not valid TOML ({exc})") from exc
+    try:
+        return CompetitionConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise CompetitionFileError(f"{path}: {problems}") from exc

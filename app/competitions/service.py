@@ -1,0 +1,226 @@
+"""Competitions: applying the organizer's file, and finding where a submission goes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import evaluator
+from app.competitions.config import CompetitionConfig
+from app.competitions.models import Competition, EntryRule, LeaderboardMode, Phase, Track
+from app.competitions.repository import CompetitionRepository, PhaseRepository, TrackRepository
+from app.kit.errors import BadRequest, Conflict, NotFound
+from app.submissions.models import Submission
+
+GIB = 1024**3
+
+# Sandbox keys of the competition file -> (Settings field, unit multiplier).
+SANDBOX_FIELDS = {
+    "build_network": ("build_network", None),
+    "build_timeout_s": ("build_timeout_s", None),
+    "memory_gb": ("container_memory_bytes", GIB),
+    "cpus": ("container_cpus", None),
+    "start_timeout_s": ("start_timeout_s", None),
+    "eval_timeout_s": ("eval_timeout_s", None),
+    "pids_limit": ("container_pids_limit", None),
+    "tmpfs_gb": ("container_tmpfs_bytes", GIB),
+    "gpus_per_evaluation": ("gpus_per_evaluation", None),
+}
+
+
+@dataclass(frozen=True)
+class ApplyReport:
+    competition: str
+    created: bool
+    tracks: list[str]
+    phases: list[str]
+    removed: list[str]
+
+
+def _check_suite(phase_slug: str, suite_name: str, hidden: list[str]) -> None:
+    try:
+        suite = evaluator.get_suite(suite_name)
+    except evaluator.SuiteNotFound as exc:
+        raise BadRequest(f"phase {phase_slug!r}: {exc}") from exc
+    groups = set(suite.groups)
+    unknown = sorted(set(hidden) - groups)
+    if unknown:
+        raise BadRequest(
+            f"phase {phase_slug!r}: hidden_scenarios {unknown} are not scenarios of suite "
+            f"{suite_name!r} (it has: {', '.join(sorted(groups))})"
+        )
+
+
+def sandbox_overrides(config: dict[str, object]) -> dict[str, object]:
+    """Competition-file sandbox keys -> Settings field values (units converted)."""
+    out: dict[str, object] = {}
+    for key, value in config.items():
+        if value is None or key not in SANDBOX_FIELDS:
+            continue
+        field, multiplier = SANDBOX_FIELDS[key]
+        out[field] = int(float(value) * multiplier) if multiplier else value  # type: ignore[arg-type]
+    return out
+
+
+def apply_competition(session: Session, config: CompetitionConfig) -> ApplyReport:
+    """Create or update a competition from its file. Idempotent: applying the same file twice
+    changes nothing; tracks and phases are matched by slug."""
+    for phase_config in config.phases:
+        _check_suite(phase_config.slug, phase_config.suite, phase_config.hidden_scenarios)
+    repo = CompetitionRepository(session)
+    competition = repo.by_slug(config.slug)
+    created = competition is None
+    if competition is None:
+        competition = repo.add(Competition(slug=config.slug))
+    competition.title = config.title or config.slug
+    competition.description = config.description
+    competition.webhook_url = config.webhook_url
+    competition.config = config.model_dump(mode="json")
+
+    tracks = {t.slug: t for t in TrackRepository(session).for_competition(competition.id)}
+    phases = {p.slug: p for p in PhaseRepository(session).for_competition(competition.id)}
+    for position, track_config in enumerate(config.tracks):
+        track = tracks.pop(track_config.slug, None) or Track(
+            competition_id=competition.id, slug=track_config.slug
+        )
+        track.title = track_config.title or track_config.slug
+        track.position = position
+        session.add(track)
+    for position, pc in enumerate(config.phases):
+        phase = phases.pop(pc.slug, None) or Phase(competition_id=competition.id, slug=pc.slug)
+        phase.title = pc.title or pc.slug
+        phase.position = position
+        phase.suite_name = pc.suite
+        phase.hidden_scenarios = list(pc.hidden_scenarios)
+        phase.opens_at, phase.closes_at = pc.opens_at, pc.closes_at
+        phase.protocol, phase.port, phase.weight = pc.protocol, pc.port, pc.weight
+        phase.sandbox = pc.sandbox.model_dump(exclude_none=True)
+        phase.quota_per_day = pc.quotas.per_day
+        phase.quota_total = pc.quotas.total
+        phase.quota_concurrent = pc.quotas.concurrent
+        phase.quota_failed_per_day = pc.quotas.failed_per_day
+        phase.leaderboard_mode = LeaderboardMode(pc.leaderboard.mode)
+        phase.entry_rule = EntryRule(pc.leaderboard.entry)
+        session.add(phase)
+    removed = []
+    for kind, leftovers, column in (
+        ("track", tracks, Submission.track_id),
+        ("phase", phases, Submission.phase_id),
+    ):
+        for slug, obj in leftovers.items():
+            used = session.scalars(select(Submission.id).where(column == obj.id).limit(1)).first()
+            if used is not None:
+                raise Conflict(
+                    f"{kind} {slug!r} is no longer in the file but has submissions; "
+                    "keep it in the file (you may change its dates)"
+                )
+            session.delete(obj)
+            removed.append(f"{kind} {slug}")
+    session.flush()
+    return ApplyReport(
+        competition=config.slug,
+        created=created,
+        tracks=[t.slug for t in config.tracks],
+        phases=[p.slug for p in config.phases],
+        removed=removed,
+    )
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a submission goes: None for both when no competition is configured."""
+
+    competition: Competition | None
+    track: Track | None
+    phase: Phase | None
+
+
+def _fmt(when: datetime) -> str:
+    return when.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def is_open(phase: Phase, now: datetime) -> bool:
+    return (phase.opens_at is None or phase.opens_at <= now) and (
+        phase.closes_at is None or now < phase.closes_at
+    )
+
+
+def resolve_target(
+    session: Session,
+    now: datetime,
+    competition_slug: str | None = None,
+    track_slug: str | None = None,
+    phase_slug: str | None = None,
+) -> Target:
+    """The competition, track and open phase a submission is for; errors say what to name."""
+    repo = CompetitionRepository(session)
+    competitions = list(repo.all_by_slug())
+    if not competitions and not competition_slug:
+        return Target(None, None, None)
+    if competition_slug:
+        competition = repo.by_slug(competition_slug)
+        if competition is None:
+            raise NotFound(
+                f"no competition {competition_slug!r}; "
+                f"known: {', '.join(c.slug for c in competitions) or 'none'}"
+            )
+    elif len(competitions) == 1:
+        competition = competitions[0]
+    else:
+        raise BadRequest(
+            "name the competition with the `competition` field; one of: "
+            + ", ".join(c.slug for c in competitions)
+        )
+    tracks = list(TrackRepository(session).for_competition(competition.id))
+    if track_slug:
+        track = next((t for t in tracks if t.slug == track_slug), None)
+        if track is None:
+            raise BadRequest(
+                f"competition {competition.slug!r} has no track {track_slug!r}; "
+                f"use one of: {', '.join(t.slug for t in tracks)}"
+            )
+    elif len(tracks) == 1:
+        track = tracks[0]
+    else:
+        raise BadRequest(
+            f"name the track with the `track` field; {competition.slug!r} has: "
+            + ", ".join(t.slug for t in tracks)
+        )
+    phases = list(PhaseRepository(session).for_competition(competition.id))
+    if phase_slug:
+        phase = next((p for p in phases if p.slug == phase_slug), None)
+        if phase is None:
+            raise BadRequest(
+                f"competition {competition.slug!r} has no phase {phase_slug!r}; "
+                f"phases: {', '.join(p.slug for p in phases)}"
+            )
+    else:
+        phase = next((p for p in phases if is_open(p, now)), None)
+        if phase is None:
+            raise Conflict(_closed_message(competition, phases, now))
+    if not is_open(phase, now):
+        if phase.closes_at is not None and now >= phase.closes_at:
+            raise Conflict(
+                f"phase {phase.slug!r} of {competition.slug!r} closed at {_fmt(phase.closes_at)}; "
+                "submissions are no longer accepted"
+            )
+        assert phase.opens_at is not None
+        raise Conflict(
+            f"phase {phase.slug!r} of {competition.slug!r} opens at {_fmt(phase.opens_at)}"
+        )
+    return Target(competition, track, phase)
+
+
+def _closed_message(competition: Competition, phases: list[Phase], now: datetime) -> str:
+    upcoming = sorted(
+        (p for p in phases if p.opens_at and p.opens_at > now), key=lambda p: p.opens_at or now
+    )
+    if upcoming and upcoming[0].opens_at:
+        return (
+            f"no phase of {competition.slug!r} is open for submissions; phase "
+            f"{upcoming[0].slug!r} opens at {_fmt(upcoming[0].opens_at)}"
+        )
+    return f"no phase of {competition.slug!r} is open for submissions; the competition has ended"
