@@ -250,5 +250,14 @@ def _redact(url: str) -> str:
     return url
 
 
+def _mount_evaluator_commands() -> None:
+    from evaluator.cli import eval_command, suites_command
+
+    main.add_command(eval_command, "eval")
+    main.add_command(suites_command, "suites")
+
+
+_mount_evaluator_commands()
+
 if __name__ == "__main__":
     main()

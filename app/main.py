@@ -8,11 +8,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from app.audit.router import router as audit_router
+from app.competitions.router import router as competitions_router
 from app.config import Settings, get_settings
 from app.kit.errors import PodiumError
 from app.leaderboard.router import router as leaderboard_router
 from app.queue import CeleryQueue, TaskQueue
 from app.submissions.router import router as submissions_router
+from app.uploads.router import router as uploads_router
 
 log = logging.getLogger(__name__)
 
@@ -37,4 +40,7 @@ def create_app(settings: Settings | None = None, queue: TaskQueue | None = None)
 
     app.include_router(submissions_router)
     app.include_router(leaderboard_router)
+    app.include_router(uploads_router)
+    app.include_router(competitions_router)
+    app.include_router(audit_router)
     return app

@@ -14,20 +14,24 @@ from dataclasses import dataclass
 from typing import Any
 
 import evaluator
+from app.competitions.models import Phase
+from app.competitions.service import sandbox_overrides
+from app.config import Settings
 from app.kit.db import session_scope, utcnow
 from app.queue import EVALUATE_TASK, CeleryQueue, TaskQueue, enqueue_after_commit
 from app.submissions.lifecycle import TERMINAL, transition
 from app.submissions.models import (
+    FRESH_RERUN,
     Evaluation,
     EvaluationStatus,
     FailureReason,
     Submission,
     SubmissionStatus,
 )
+from app.submissions.response_cache import DbResponseCache, cache_scope
 from app.submissions.storage import Storage
 from workers.context import WorkerContext
 from workers.heartbeat import Heartbeat
-from workers.response_cache import DbResponseCache, cache_scope
 from workers.sandbox.runtime import BuildSpec, ContainerSpec, SandboxError
 
 log = logging.getLogger(__name__)
@@ -42,6 +46,15 @@ class EvaluationFailed(Exception):
         super().__init__(message)
         self.reason = reason
         self.message = message
+
+
+def effective_settings(settings: Settings, phase: Phase | None) -> Settings:
+    """The worker's settings with the phase's sandbox limits applied."""
+    if phase is None:
+        return settings
+    overrides = sandbox_overrides(dict(phase.sandbox))
+    overrides["container_port"] = phase.port
+    return settings.model_copy(update=overrides)
 
 
 def image_tag(submission_id: str) -> str:
@@ -66,6 +79,9 @@ def build_submission(
         if submission.status is S.queued:
             transition(submission, S.building)
         dockerfile = submission.dockerfile
+        phase = session.get(Phase, submission.phase_id) if submission.phase_id else None
+        settings = effective_settings(settings, phase)
+        suite_name = phase.suite_name if phase else settings.default_suite
 
     context_dir = Storage(settings.data_dir).context_dir(submission_id)
     if not context_dir.is_dir():
@@ -110,13 +126,15 @@ def build_submission(
         transition(submission, S.evaluating)
         evaluation = Evaluation(
             submission_id=submission_id,
-            suite_name=settings.default_suite,
+            suite_name=suite_name,
             image_id=result.image_id,
             weights_sha256=submission.weights_sha256,
         )
         session.add(evaluation)
         session.flush()
-        enqueue_after_commit(session, queue or CeleryQueue(settings), EVALUATE_TASK, evaluation.id)
+        enqueue_after_commit(
+            session, queue or CeleryQueue(ctx.settings), EVALUATE_TASK, evaluation.id
+        )
 
 
 # ------------------------------------------------------------------------------------ evaluate
@@ -129,6 +147,11 @@ class _Job:
     image_id: str
     weights_sha256: str | None
     suite_name: str
+    settings: Settings
+    """The worker's settings with the submission's phase limits applied."""
+    protocol: str
+    cache_scope: str
+    """Which stored responses this evaluation may reuse (see app.submissions.response_cache)."""
 
 
 def evaluate(ctx: WorkerContext, evaluation_id: str) -> None:
@@ -142,7 +165,8 @@ def evaluate(ctx: WorkerContext, evaluation_id: str) -> None:
             assert evaluation is not None
             evaluation.suite_hash = suite.content_hash
             evaluation.evaluator_version = evaluator.EVALUATOR_VERSION
-        with ctx.gpus.acquire(count=1 if ctx.gpus.gpu_ids else 0) as gpu_ids:
+        gpu_count = job.settings.gpus_per_evaluation if ctx.gpus.gpu_ids else 0
+        with ctx.gpus.acquire(count=gpu_count) as gpu_ids:
             result = _run_in_container(ctx, job, suite, gpu_ids)
     except EvaluationFailed as failure:
         _finish_failed(ctx, job, failure.reason, failure.message)
@@ -178,17 +202,25 @@ def _claim(ctx: WorkerContext, evaluation_id: str) -> _Job | None:
         evaluation.started_at = evaluation.started_at or utcnow()
         evaluation.heartbeat_at = utcnow()
         assert evaluation.image_id is not None
+        phase = session.get(Phase, submission.phase_id) if submission.phase_id else None
         return _Job(
             evaluation_id=evaluation.id,
             submission_id=submission.id,
             image_id=evaluation.image_id,
             weights_sha256=evaluation.weights_sha256,
             suite_name=evaluation.suite_name,
+            settings=effective_settings(ctx.settings, phase),
+            protocol=phase.protocol if phase else "neurips2023",
+            cache_scope=cache_scope(
+                evaluation.image_id,
+                evaluation.weights_sha256,
+                evaluation.id if evaluation.kind == FRESH_RERUN else "",
+            ),
         )
 
 
 def _run_in_container(ctx: WorkerContext, job: _Job, suite: Any, gpu_ids: list[str]) -> Any:
-    settings = ctx.settings
+    settings = job.settings
     runtime = ctx.runtime
     weights_dir = (
         Storage(settings.data_dir).weights_dir(job.weights_sha256) if job.weights_sha256 else None
@@ -220,7 +252,7 @@ def _run_in_container(ctx: WorkerContext, job: _Job, suite: Any, gpu_ids: list[s
             with runtime.endpoint(container_id, settings.container_port) as base_url:
                 return asyncio.run(_drive(ctx, job, suite, base_url, container_id))
         except SandboxError as exc:
-            raise _explain_stop(ctx, container_id, f"the container stopped ({exc})") from exc
+            raise _explain_stop(ctx, job, container_id, f"the container stopped ({exc})") from exc
     finally:
         _save_container_log(ctx, job, container_id)
         runtime.remove(container_id)
@@ -229,17 +261,19 @@ def _run_in_container(ctx: WorkerContext, job: _Job, suite: Any, gpu_ids: list[s
 async def _drive(
     ctx: WorkerContext, job: _Job, suite: Any, base_url: str, container_id: str
 ) -> Any:
-    settings = ctx.settings
-    async with evaluator.Neurips2023Client(
-        base_url, timeout_s=settings.request_timeout_s
-    ) as client:
+    client = evaluator.create_client(
+        job.protocol, base_url, timeout_s=job.settings.request_timeout_s
+    )
+    try:
         return await _evaluate_server(ctx, job, suite, client, container_id)
+    finally:
+        await client.aclose()
 
 
 async def _evaluate_server(
     ctx: WorkerContext, job: _Job, suite: Any, client: Any, container_id: str
 ) -> Any:
-    settings = ctx.settings
+    settings = job.settings
 
     def alive() -> bool:
         return ctx.runtime.state(container_id).running
@@ -248,7 +282,9 @@ async def _evaluate_server(
         await client.wait_ready(timeout_s=settings.start_timeout_s, poll_s=1.0, is_alive=alive)
     except evaluator.StartTimeout as exc:
         if not alive():
-            raise _explain_stop(ctx, container_id, "the server exited before it answered") from exc
+            raise _explain_stop(
+                ctx, job, container_id, "the server exited before it answered"
+            ) from exc
         raise EvaluationFailed(
             FailureReason.start_timeout,
             f"the server did not answer POST /tokenize on port {settings.container_port} within "
@@ -256,8 +292,14 @@ async def _evaluate_server(
             f"{settings.container_port} and loads faster (see the container log)",
         ) from exc
 
-    cache = DbResponseCache(settings.database_url, cache_scope(job.image_id, job.weights_sha256))
-    with Heartbeat(settings.database_url, job.evaluation_id, settings.heartbeat_s) as beat:
+    cache = DbResponseCache(settings.database_url, job.cache_scope)
+    heartbeat = Heartbeat(
+        settings.database_url,
+        job.evaluation_id,
+        settings.heartbeat_s,
+        on_cancel=lambda: ctx.runtime.remove(container_id),
+    )
+    with heartbeat as beat:
         try:
             return await evaluator.run_suite(
                 suite,
@@ -299,13 +341,13 @@ def _scenario_root(ctx: WorkerContext) -> Any:
     return ctx.settings.scenario_data
 
 
-def _explain_stop(ctx: WorkerContext, container_id: str, what: str) -> EvaluationFailed:
+def _explain_stop(ctx: WorkerContext, job: _Job, container_id: str, what: str) -> EvaluationFailed:
     try:
         state = ctx.runtime.state(container_id)
     except SandboxError:
         return EvaluationFailed(FailureReason.crashed, f"{what}; the container is gone")
     if state.oom_killed:
-        limit_gib = ctx.settings.container_memory_bytes / 1024**3
+        limit_gib = job.settings.container_memory_bytes / 1024**3
         return EvaluationFailed(
             FailureReason.oom,
             f"{what}: it ran out of memory (limit {limit_gib:.1f} GiB) and was killed; "
@@ -353,6 +395,11 @@ def _finish_failed(ctx: WorkerContext, job: _Job, reason: FailureReason, message
         evaluation = session.get(Evaluation, job.evaluation_id, with_for_update=True)
         submission = session.get(Submission, job.submission_id, with_for_update=True)
         assert evaluation is not None and submission is not None
+        if submission.status is S.cancelled:
+            if evaluation.status is EvaluationStatus.running:
+                evaluation.status = EvaluationStatus.cancelled
+                evaluation.finished_at = utcnow()
+            return
         if evaluation.status is EvaluationStatus.running:
             evaluation.status = EvaluationStatus.failed
             evaluation.finished_at = utcnow()

@@ -9,19 +9,31 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from types import TracebackType
 
 from app.kit.db import session_scope, utcnow
-from app.submissions.models import Evaluation
+from app.submissions.models import Evaluation, EvaluationStatus, Submission, SubmissionStatus
 
 log = logging.getLogger(__name__)
 
 
 class Heartbeat:
-    def __init__(self, database_url: str, evaluation_id: str, interval_s: float) -> None:
+    """Also watches for an admin's cancel: `on_cancel` runs once (from this thread) when the
+    submission or the evaluation has been cancelled, e.g. to kill the container at once."""
+
+    def __init__(
+        self,
+        database_url: str,
+        evaluation_id: str,
+        interval_s: float,
+        on_cancel: Callable[[], None] | None = None,
+    ) -> None:
         self.database_url = database_url
         self.evaluation_id = evaluation_id
         self.interval_s = interval_s
+        self.on_cancel = on_cancel
+        self.cancelled = False
         self.done = 0
         self.total = 0
         self._stop = threading.Event()
@@ -60,3 +72,12 @@ class Heartbeat:
             evaluation.heartbeat_at = utcnow()
             evaluation.progress_done = self.done
             evaluation.progress_total = self.total
+            submission = session.get(Submission, evaluation.submission_id)
+            cancelled = evaluation.status is EvaluationStatus.cancelled or (
+                submission is not None and submission.status is SubmissionStatus.cancelled
+            )
+        if cancelled and not self.cancelled:
+            self.cancelled = True
+            log.info("evaluation %s was cancelled; stopping it", self.evaluation_id)
+            if self.on_cancel is not None:
+                self.on_cancel()

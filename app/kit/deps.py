@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
+from app.auth.models import Role
 from app.auth.service import Principal, authenticate
 from app.config import Settings
 from app.kit.db import get_sessionmaker
@@ -55,6 +56,34 @@ def get_principal(request: Request, session: SessionDep) -> Principal:
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def get_optional_principal(request: Request, session: SessionDep) -> Principal | None:
+    """The caller if a valid token was sent, else None (public pages and the leaderboard)."""
+    if not request.headers.get("authorization"):
+        return None
+    return get_principal(request, session)
+
+
+OptionalPrincipal = Annotated[Principal | None, Depends(get_optional_principal)]
+
+
+def get_organizer(principal: CurrentPrincipal) -> Principal:
+    if not principal.can_read_everything:
+        raise HTTPException(403, "this needs an organizer or admin token")
+    return principal
+
+
+CurrentOrganizer = Annotated[Principal, Depends(get_organizer)]
+
+
+def get_admin(principal: CurrentPrincipal) -> Principal:
+    if principal.role is not Role.admin:
+        raise HTTPException(403, "this needs an admin token")
+    return principal
+
+
+CurrentAdmin = Annotated[Principal, Depends(get_admin)]
 
 
 def get_team_principal(principal: CurrentPrincipal) -> Principal:

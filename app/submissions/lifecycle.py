@@ -22,8 +22,25 @@ ALLOWED: dict[SubmissionStatus, frozenset[SubmissionStatus]] = {
 TERMINAL = frozenset(s for s, nxt in ALLOWED.items() if not nxt)
 
 
+# Only an admin action may move a finished submission back into the pipeline (a re-run). Tasks
+# never call `reopen`, so a redelivered task still cannot move `scored` back to `evaluating`.
+REOPENABLE = frozenset({S.scored, S.failed, S.cancelled})
+
+
 class IllegalTransition(Conflict):
     pass
+
+
+def reopen(submission: Submission, target: SubmissionStatus) -> None:
+    """Admin re-run: a finished submission goes back to `queued` (rebuild) or `evaluating`."""
+    if submission.status not in REOPENABLE or target not in (S.queued, S.evaluating):
+        raise IllegalTransition(
+            f"submission {submission.id} is {submission.status.value}; only a finished "
+            "submission can be re-run (cancel it first)"
+        )
+    submission.status = target
+    submission.failure_reason = None
+    submission.failure_message = None
 
 
 def can_transition(current: SubmissionStatus, target: SubmissionStatus) -> bool:

@@ -32,6 +32,14 @@ class FailureReason(enum.StrEnum):
     internal_error = "internal_error"
 
 
+# Evaluation kinds.
+INITIAL = "initial"
+RERUN = "rerun"
+FRESH_RERUN = "rerun_fresh"
+"""A re-run that asks the model everything again instead of reusing stored responses."""
+RESCORE = "rescore"
+
+
 class EvaluationStatus(enum.StrEnum):
     queued = "queued"
     running = "running"
@@ -102,9 +110,10 @@ class Evaluation(IdMixin, TimestampMixin, Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     container_log: Mapped[str] = mapped_column(Text, default="")
     error: Mapped[str | None] = mapped_column(Text, default=None)
-    kind: Mapped[str] = mapped_column(String(20), default="initial")
-    """`initial`, `rerun` (new run of the model) or `rescore` (scores recomputed from stored
-    responses, no model call)."""
+    kind: Mapped[str] = mapped_column(String(20), default=INITIAL)
+    """`initial`, `rerun` (the model again, reusing stored responses), `rerun_fresh` (the model
+    again, asking everything anew) or `rescore` (scores recomputed from stored responses with the
+    current evaluator, no model call)."""
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
     started_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -39,6 +39,14 @@ class EvaluationRepository(Repository[Evaluation]):
         )
         return self.one_or_none(stmt)
 
+    def for_submission(self, submission_id: str) -> Sequence[Evaluation]:
+        stmt = (
+            select(Evaluation)
+            .where(Evaluation.submission_id == submission_id)
+            .order_by(Evaluation.created_at)
+        )
+        return self.all(stmt)
+
     def latest_for_many(self, submission_ids: Sequence[str]) -> dict[str, Evaluation]:
         if not submission_ids:
             return {}

@@ -3,20 +3,33 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from app.auth.models import Team
 from app.kit.db import utcnow
-from app.kit.deps import CurrentPrincipal, CurrentTeam, QueueDep, SessionDep, SettingsDep
-from app.submissions import service
-from app.submissions.schemas import SubmissionList, SubmissionLogs, SubmissionRead
+from app.kit.deps import (
+    CurrentAdmin,
+    CurrentOrganizer,
+    CurrentPrincipal,
+    CurrentTeam,
+    QueueDep,
+    SessionDep,
+    SettingsDep,
+)
+from app.submissions import admin, service
+from app.submissions.repository import EvaluationRepository
+from app.submissions.schemas import (
+    BaselineRequest,
+    CancelRequest,
+    DisqualifyRequest,
+    InstanceOutputs,
+    RerunRequest,
+    SubmissionList,
+    SubmissionLogs,
+    SubmissionRead,
+)
 from app.submissions.storage import Storage
 from app.submissions.upload import receive_multipart
+from app.submissions.views import read_model
 
 router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"])
-
-
-def _team_name(session: SessionDep, team_id: str) -> str:
-    team = session.get(Team, team_id)
-    return team.name if team else "?"
 
 
 @router.post("", status_code=201, response_model=SubmissionRead)
@@ -41,17 +54,12 @@ async def create_submission(
         submission = await run_in_threadpool(
             service.create_submission, session, settings, queue, team, form, staging
         )
-    return SubmissionRead.build(submission, team.team_name or "?", None)
+    return await run_in_threadpool(read_model, session, team, submission)
 
 
 @router.get("", response_model=SubmissionList)
 def list_submissions(principal: CurrentPrincipal, session: SessionDep) -> SubmissionList:
-    items = [
-        SubmissionRead.build(
-            s, _team_name(session, s.team_id), service.latest_evaluation(session, s.id)
-        )
-        for s in service.list_visible(session, principal)
-    ]
+    items = [read_model(session, principal, s) for s in service.list_visible(session, principal)]
     return SubmissionList(items=items)
 
 
@@ -60,8 +68,7 @@ def get_submission(
     submission_id: str, principal: CurrentPrincipal, session: SessionDep
 ) -> SubmissionRead:
     submission = service.get_visible(session, principal, submission_id)
-    evaluation = service.latest_evaluation(session, submission.id)
-    return SubmissionRead.build(submission, _team_name(session, submission.team_id), evaluation)
+    return read_model(session, principal, submission)
 
 
 @router.get("/{submission_id}/logs", response_model=SubmissionLogs)
@@ -74,3 +81,61 @@ def get_logs(
         build_log=submission.build_log,
         container_log=evaluation.container_log if evaluation else "",
     )
+
+
+@router.get("/{submission_id}/instances", response_model=InstanceOutputs)
+def get_instances(
+    submission_id: str, principal: CurrentOrganizer, session: SessionDep
+) -> InstanceOutputs:
+    """Per-instance outputs of the latest finished evaluation, hidden scenarios included."""
+    service.get_visible(session, principal, submission_id)
+    evaluations = EvaluationRepository(session).for_submission(submission_id)
+    done = next((e for e in reversed(evaluations) if e.result), None)
+    return InstanceOutputs(
+        evaluation_id=done.id if done else None,
+        instances=list(done.result.get("instances", [])) if done and done.result else [],
+    )
+
+
+@router.post("/{submission_id}/cancel", response_model=SubmissionRead)
+def cancel(
+    submission_id: str, body: CancelRequest, actor: CurrentAdmin, session: SessionDep
+) -> SubmissionRead:
+    return read_model(session, actor, admin.cancel(session, actor, submission_id, body.reason))
+
+
+@router.post("/{submission_id}/rerun", response_model=SubmissionRead)
+def rerun(
+    submission_id: str,
+    body: RerunRequest,
+    actor: CurrentAdmin,
+    session: SessionDep,
+    settings: SettingsDep,
+    queue: QueueDep,
+) -> SubmissionRead:
+    submission = admin.rerun(session, settings, queue, actor, submission_id, body.suite, body.fresh)
+    return read_model(session, actor, submission)
+
+
+@router.post("/{submission_id}/rescore", response_model=SubmissionRead)
+def rescore(
+    submission_id: str, actor: CurrentAdmin, session: SessionDep, settings: SettingsDep
+) -> SubmissionRead:
+    evaluation = admin.rescore(session, settings, actor, submission_id)
+    return read_model(session, actor, service.get_visible(session, actor, evaluation.submission_id))
+
+
+@router.post("/{submission_id}/baseline", response_model=SubmissionRead)
+def baseline(
+    submission_id: str, body: BaselineRequest, actor: CurrentAdmin, session: SessionDep
+) -> SubmissionRead:
+    return read_model(
+        session, actor, admin.set_baseline(session, actor, submission_id, body.baseline)
+    )
+
+
+@router.post("/{submission_id}/disqualify", response_model=SubmissionRead)
+def disqualify(
+    submission_id: str, body: DisqualifyRequest, actor: CurrentAdmin, session: SessionDep
+) -> SubmissionRead:
+    return read_model(session, actor, admin.disqualify(session, actor, submission_id, body.reason))

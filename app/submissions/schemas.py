@@ -31,6 +31,15 @@ class SubmissionRead(BaseModel):
     team: str
     name: str
     description: str
+    competition: str | None = None
+    track: str | None = None
+    phase: str | None = None
+    is_baseline: bool = False
+    disqualified_reason: str | None = None
+    hidden_scenarios: list[str] = Field(
+        default_factory=list,
+        description="Scenarios scored but not shown to teams (organizers see them in `scores`)",
+    )
     status: SubmissionStatus
     failure_reason: FailureReason | None
     failure_message: str | None
@@ -43,9 +52,27 @@ class SubmissionRead(BaseModel):
 
     @classmethod
     def build(
-        cls, submission: Submission, team_name: str, evaluation: Evaluation | None
+        cls,
+        submission: Submission,
+        team_name: str,
+        evaluation: Evaluation | None,
+        *,
+        hidden: frozenset[str] = frozenset(),
+        show_hidden: bool = True,
+        where: tuple[str | None, str | None, str | None] = (None, None, None),
     ) -> SubmissionRead:
+        scores = dict(evaluation.scores or {}) if evaluation else {}
+        overall = evaluation.overall if evaluation else None
+        if hidden and not show_hidden:
+            scores = {k: v for k, v in scores.items() if k not in hidden}
+            overall = sum(scores.values()) / len(scores) if scores else None
         return cls(
+            competition=where[0],
+            track=where[1],
+            phase=where[2],
+            is_baseline=submission.is_baseline,
+            disqualified_reason=submission.disqualified_reason,
+            hidden_scenarios=sorted(hidden),
             id=submission.id,
             team=team_name,
             name=submission.name,
@@ -57,8 +84,8 @@ class SubmissionRead(BaseModel):
                 done=evaluation.progress_done if evaluation else 0,
                 total=evaluation.progress_total if evaluation else 0,
             ),
-            scores=dict(evaluation.scores or {}) if evaluation else {},
-            overall=evaluation.overall if evaluation else None,
+            scores=scores,
+            overall=overall,
             evaluation=None
             if evaluation is None
             else EvaluationRead(
@@ -85,3 +112,29 @@ class SubmissionList(BaseModel):
 class SubmissionLogs(BaseModel):
     build_log: str = Field(description="Output of `docker build` (size-capped)")
     container_log: str = Field(description="The container's stdout/stderr (size-capped tail)")
+
+
+class InstanceOutputs(BaseModel):
+    """Per-instance prompts' outcomes of the latest evaluation (organizers only)."""
+
+    evaluation_id: str | None
+    instances: list[dict[str, Any]]
+
+
+class CancelRequest(BaseModel):
+    reason: str = ""
+
+
+class RerunRequest(BaseModel):
+    suite: str | None = Field(
+        None, description="Run this suite (its current version) instead of the last one"
+    )
+    fresh: bool = Field(False, description="Ask the model everything again (no stored answers)")
+
+
+class BaselineRequest(BaseModel):
+    baseline: bool = True
+
+
+class DisqualifyRequest(BaseModel):
+    reason: str | None = Field(None, description="Shown to the team; empty reinstates")

@@ -120,10 +120,13 @@ class UploadStore:
         flock works across threads and processes (several uvicorn workers), and the kernel
         releases it when a process dies, so a crash never leaves an upload locked.
         """
+        if not self.valid_id(upload_id):
+            yield  # load() refuses the id too
+            return
         try:
             fd = os.open(self.dir(upload_id) / "lock", os.O_RDWR)
         except FileNotFoundError:
-            yield  # removed meanwhile; the caller's next load() says so
+            yield  # no such upload (or removed meanwhile): the caller's load() says so
             return
         try:
             try:

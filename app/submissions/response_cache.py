@@ -14,9 +14,11 @@ from app.kit.db import session_scope
 from app.submissions.cache_repository import CachedResponseRepository
 
 
-def cache_scope(image_id: str, weights_sha256: str | None) -> str:
-    """Responses are reusable exactly for the same image and the same weights."""
-    return hashlib.sha256(f"{image_id}\0{weights_sha256 or ''}".encode()).hexdigest()
+def cache_scope(image_id: str, weights_sha256: str | None, fresh_salt: str = "") -> str:
+    """Responses are reusable exactly for the same image and the same weights. A fresh re-run
+    passes its evaluation id as `fresh_salt`, so it asks the model everything again."""
+    key = f"{image_id}\0{weights_sha256 or ''}\0{fresh_salt}"
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 class DbResponseCache:

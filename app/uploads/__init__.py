@@ -1,0 +1,1 @@
+"""Resumable chunked uploads of large files (model weights), stored on disk."""
