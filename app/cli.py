@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from app.client.commands import TEAM_COMMANDS
 from app.config import Settings, get_settings
 
 
@@ -31,6 +32,10 @@ def _configure(data_dir: Path | None) -> None:
 def main(data_dir: Path | None) -> None:
     """Podium: evaluation service for LLM efficiency competitions."""
     _configure(data_dir)
+
+
+for _team_command in TEAM_COMMANDS:  # submit, status, leaderboard: HTTP clients of the API
+    main.add_command(_team_command)
 
 
 @main.command()
@@ -231,6 +236,15 @@ def apply_cmd(path: Path) -> None:
     click.echo(f"  phases: {', '.join(report.phases)}")
     for removed in report.removed:
         click.echo(f"  removed {removed}")
+
+
+@admin.command("prune-uploads")
+def prune_uploads_cmd() -> None:
+    """Remove weights uploads left unfinished (48 h idle) or unclaimed (7 days)."""
+    from app.uploads.service import prune_expired
+
+    removed = prune_expired(get_settings())
+    click.echo(f"removed {len(removed)} expired upload(s)")
 
 
 def _ready_settings() -> Settings:

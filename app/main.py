@@ -15,6 +15,7 @@ from app.kit.errors import PodiumError
 from app.leaderboard.router import router as leaderboard_router
 from app.queue import CeleryQueue, TaskQueue
 from app.submissions.router import router as submissions_router
+from app.uploads.allocator import tune_for_streaming
 from app.uploads.router import router as uploads_router
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ class Health(BaseModel):
 
 def create_app(settings: Settings | None = None, queue: TaskQueue | None = None) -> FastAPI:
     settings = settings or get_settings()
+    tune_for_streaming()  # large uploads stream through this process; see app/uploads/allocator.py
     app = FastAPI(title="Podium", version="0.1.0")
     app.state.settings = settings
     app.state.queue = queue or CeleryQueue(settings)

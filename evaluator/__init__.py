@@ -30,7 +30,7 @@ from evaluator.clients import (
     create_client,
 )
 from evaluator.core import Instance, Reference, Request, RequestResult, Token
-from evaluator.data import DataSource
+from evaluator.data import DataFetchError, DataSource, FileCheck, upstream_url
 from evaluator.errors import (
     DataIntegrityError,
     DecodeUnsupported,
@@ -43,21 +43,41 @@ from evaluator.errors import (
     TransientError,
     UnknownNameError,
 )
-from evaluator.metrics import METRICS, register_metric
+from evaluator.metrics import METRICS, RUN_METRICS, register_metric, register_run_metric
+from evaluator.perturbations import (
+    PERTURBATIONS,
+    canonical_perturbations,
+    register_perturbation,
+    with_data_augmentation,
+)
 from evaluator.planning import RunPlan, plan_suite, prepare_request
 from evaluator.results import Efficiency, InstanceResult, RunSpecScore, SuiteResult
 from evaluator.runner import run_suite, run_suite_sync
 from evaluator.scenarios import SCENARIOS, register_scenario
-from evaluator.specs import AdapterSpec, RunSpec
+from evaluator.scoring import (
+    Entry,
+    RankedEntry,
+    Ranking,
+    Stage,
+    StageScore,
+    entry_from_result,
+    rank_entries,
+    rank_stages,
+)
+from evaluator.specs import AdapterSpec, PerturbationSpec, RunSpec
 from evaluator.suites import (
     DATA_PINS,
     SUITES,
     Suite,
+    bbq_run_spec,
+    big_bench_hard_run_spec,
     get_suite,
     gsm_run_spec,
     list_suites,
     mmlu_run_spec,
     register_suite,
+    scitldr_run_spec,
+    truthful_qa_run_spec,
 )
 from evaluator.version import EVALUATOR_VERSION
 
@@ -66,17 +86,22 @@ __all__ = [
     "DATA_PINS",
     "EVALUATOR_VERSION",
     "METRICS",
+    "PERTURBATIONS",
     "PROTOCOLS",
+    "RUN_METRICS",
     "SCENARIOS",
     "SUITES",
     "AdapterSpec",
+    "DataFetchError",
     "DataIntegrityError",
     "DataSource",
     "DecodeUnsupported",
     "DuplicateNameError",
     "Efficiency",
+    "Entry",
     "EvaluationError",
     "EvaluatorError",
+    "FileCheck",
     "Instance",
     "InstanceResult",
     "MemoryResponseCache",
@@ -84,8 +109,11 @@ __all__ = [
     "Neurips2023Client",
     "OpenAICompletionsClient",
     "PreparedRequest",
+    "PerturbationSpec",
     "Prompt",
     "ProtocolError",
+    "RankedEntry",
+    "Ranking",
     "Reference",
     "Request",
     "RequestResult",
@@ -94,6 +122,8 @@ __all__ = [
     "RunSpec",
     "RunSpecScore",
     "SqliteResponseCache",
+    "Stage",
+    "StageScore",
     "StartTimeout",
     "Suite",
     "SuiteNotFound",
@@ -101,19 +131,31 @@ __all__ = [
     "Token",
     "TransientError",
     "UnknownNameError",
+    "bbq_run_spec",
+    "big_bench_hard_run_spec",
+    "canonical_perturbations",
     "completion_key",
     "create_client",
+    "entry_from_result",
     "get_suite",
     "gsm_run_spec",
     "list_suites",
     "mmlu_run_spec",
     "plan_suite",
     "prepare_request",
+    "rank_entries",
+    "rank_stages",
     "register_adapter",
     "register_metric",
+    "register_perturbation",
+    "register_run_metric",
     "register_scenario",
     "register_suite",
     "run_suite",
     "run_suite_sync",
+    "scitldr_run_spec",
     "tokenize_key",
+    "truthful_qa_run_spec",
+    "upstream_url",
+    "with_data_augmentation",
 ]

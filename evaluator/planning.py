@@ -12,6 +12,14 @@ from dataclasses import dataclass
 from evaluator.adapters import ADAPTERS, Adapter, PreparedRequest, TokenCounter, fit_prompt
 from evaluator.core import TRAIN_SPLIT, Instance
 from evaluator.data import DataSource
+from evaluator.perturbations import (
+    PerturbationDescription,
+    PerturbedInstance,
+    Resources,
+    augment,
+    create_perturbation,
+    perturbation_files,
+)
 from evaluator.scenarios import SCENARIOS
 from evaluator.selection import downsample_eval_instances, sample_examples
 from evaluator.specs import RunSpec
@@ -29,12 +37,28 @@ class RunPlan:
     train_examples: tuple[Instance, ...]
     # Evaluation instances, in HELM's selection order.
     eval_instances: tuple[Instance, ...]
+    # Perturbed versions of the evaluation instances (the run spec's perturbations), per instance
+    # in perturbation order; versions equal to their original are left out, as HELM does.
+    perturbed: tuple[PerturbedInstance, ...] = ()
+
+    def evaluation_items(self) -> list[tuple[Instance, PerturbationDescription | None]]:
+        """Everything sent for this run spec, in HELM's order: each evaluation instance, then its
+        perturbed versions (with the perturbation; None for the original)."""
+        by_id: dict[str, list[PerturbedInstance]] = {}
+        for copy in self.perturbed:
+            by_id.setdefault(copy.instance.id, []).append(copy)
+        items: list[tuple[Instance, PerturbationDescription | None]] = []
+        for instance in self.eval_instances:
+            items.append((instance, None))
+            items.extend((c.instance, c.perturbation) for c in by_id.get(instance.id, ()))
+        return items
 
 
 def plan_run_spec(spec: RunSpec, data: DataSource, max_instances: int | None = None) -> RunPlan:
     scenario = SCENARIOS.get(spec.scenario)(**spec.scenario_kwargs)
     pins = dict(spec.data_files)
-    unpinned = [path for path in scenario.files() if path not in pins]
+    needed = [*scenario.files(), *perturbation_files(spec.perturbations)]
+    unpinned = [path for path in needed if path not in pins]
     if unpinned:
         raise ValueError(f"{spec.name}: data files without a sha256 pin: {unpinned}")
     instances = scenario.load(data, pins)
@@ -50,11 +74,18 @@ def plan_run_spec(spec: RunSpec, data: DataSource, max_instances: int | None = N
         adapter_spec.train_trial_seed,
         adapter_spec.sample_train,
     )
+    # HELM perturbs after drawing the evaluation instances, and never the in-context examples.
+    perturbed: list[PerturbedInstance] = []
+    if spec.perturbations:
+        resources = Resources(data, pins)
+        perturbations = [create_perturbation(p, resources) for p in spec.perturbations]
+        perturbed = augment(selected, perturbations)
     return RunPlan(
         spec=spec,
         adapter=ADAPTERS.get(adapter_spec.method)(adapter_spec),
         train_examples=tuple(examples),
         eval_instances=tuple(selected),
+        perturbed=tuple(perturbed),
     )
 
 

@@ -12,6 +12,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from evaluator.metrics import RUN_METRICS, aggregate_run_metrics
+from evaluator.perturbations import (
+    ScoredItem,
+    describe_perturbation,
+    perturbation_categories,
+    worst_case_metrics,
+)
 from evaluator.specs import RunSpec
 
 
@@ -51,6 +58,11 @@ class InstanceResult:
     generated_tokens: int
     # Whether the completion came from the response cache.
     cached: bool
+    # Perturbation this version of the instance went through (e.g. "mild_mix"); None for the
+    # original. Perturbed versions share the original's instance_id.
+    perturbation: str | None = None
+    # The perturbation's category, "robustness" or "fairness"; None for the original.
+    perturbation_category: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,10 +79,15 @@ class RunSpecScore:
     score: float | None
     # Metric name -> mean over instances.
     metrics: Mapping[str, float]
-    # Number of instances evaluated.
+    # Number of instances evaluated (originals; perturbed versions are counted apart).
     instances: int
-    # Number of instances whose request failed.
+    # Number of requests that failed (perturbed versions included).
     errors: int
+    # Number of perturbed versions evaluated besides the instances (HELM data augmentation).
+    perturbed_instances: int = 0
+    # The run spec's perturbations as plain data: arguments, resource sha256s, and how each one's
+    # output can differ from HELM's ("differs_from_helm"; None when it cannot).
+    perturbations: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -147,18 +164,27 @@ def _mean(values: Sequence[float]) -> float | None:
 def score_run_specs(
     run_specs: Sequence[RunSpec], instances: Iterable[InstanceResult]
 ) -> dict[str, RunSpecScore]:
-    """Mean of every metric per run spec; failed instances score 0 on every metric."""
+    """Mean of every reference metric per run spec, plus the values of its run-level metrics;
+    failed instances score 0 on every metric."""
     by_spec: dict[str, list[InstanceResult]] = {spec.name: [] for spec in run_specs}
     for instance in instances:
         by_spec[instance.run_spec].append(instance)
     scores: dict[str, RunSpecScore] = {}
     for spec in run_specs:
-        members = by_spec[spec.name]
+        # As in HELM, a run spec's metrics are over its original instances; perturbed versions
+        # only enter the worst-case "<metric>@robustness" / "<metric>@fairness" metrics.
+        everything = by_spec[spec.name]
+        members = [m for m in everything if m.perturbation is None]
         metrics: dict[str, float] = {}
         for metric in spec.metrics:
+            if metric in RUN_METRICS:
+                continue
             mean = _mean([m.metrics.get(metric, 0.0) for m in members])
             if mean is not None:
                 metrics[metric] = mean
+        metrics.update(aggregate_run_metrics(spec.metrics, [m.metrics for m in members]))
+        metrics.update(_worst_case(spec, everything))
+        pins = dict(spec.data_files)
         scores[spec.name] = RunSpecScore(
             name=spec.name,
             group=spec.group,
@@ -166,9 +192,23 @@ def score_run_specs(
             score=metrics.get(spec.main_metric),
             metrics=metrics,
             instances=len(members),
-            errors=sum(1 for m in members if m.error is not None),
+            errors=sum(1 for m in everything if m.error is not None),
+            perturbed_instances=len(everything) - len(members),
+            perturbations=tuple(describe_perturbation(p, pins) for p in spec.perturbations),
         )
     return scores
+
+
+def _worst_case(spec: RunSpec, results: Sequence[InstanceResult]) -> dict[str, float]:
+    """HELM's worst-case metrics over the run spec's perturbation categories (per-instance
+    metrics only: run-level ones have no per-instance value to take a minimum of)."""
+    if not spec.perturbations:
+        return {}
+    return worst_case_metrics(
+        [metric for metric in spec.metrics if metric not in RUN_METRICS],
+        perturbation_categories(spec.perturbations),
+        (ScoredItem(r.instance_id, r.perturbation_category, r.metrics) for r in results),
+    )
 
 
 def score_groups(per_run_spec: Mapping[str, RunSpecScore]) -> tuple[dict[str, float], float | None]:

@@ -13,7 +13,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from evaluator.adapters import PreparedRequest
 from evaluator.cache import ResponseCache, completion_key
@@ -21,7 +21,13 @@ from evaluator.clients.base import ModelClient
 from evaluator.core import Instance, RequestResult
 from evaluator.data import DataSource
 from evaluator.errors import EvaluationError, EvaluatorError, ProtocolError, TransientError
-from evaluator.metrics import prediction_text, score_instance, truncate_completion
+from evaluator.metrics import (
+    prediction_text,
+    run_metric_stats,
+    score_instance,
+    truncate_completion,
+)
+from evaluator.perturbations import PerturbationDescription
 from evaluator.planning import RunPlan, plan_suite, prepare_request
 from evaluator.results import InstanceResult, SuiteResult, efficiency, score_groups, score_run_specs
 from evaluator.retry import RetryPolicy
@@ -30,6 +36,15 @@ from evaluator.tokens import ServerTokenCounter
 from evaluator.version import EVALUATOR_VERSION
 
 ProgressFn = Callable[[int, int], None]
+
+
+def _tagged(result: InstanceResult, perturbation: PerturbationDescription | None) -> InstanceResult:
+    """`result` marked with the perturbation its instance went through (None: the original)."""
+    if perturbation is None:
+        return result
+    return replace(
+        result, perturbation=perturbation.name, perturbation_category=perturbation.category
+    )
 
 
 class _Stopped(Exception):
@@ -176,6 +191,7 @@ class _SuiteRun:
         completion = truncate_completion(result, prepared.request)
         prediction = prediction_text(completion, prepared.output_mapping)
         metrics = score_instance(spec.metrics, golds, prediction)
+        metrics.update(run_metric_stats(spec.metrics, instance, completion))
         return (
             InstanceResult(
                 run_spec=spec.name,
@@ -217,7 +233,8 @@ class _SuiteRun:
             prediction=None,
             golds=golds,
             gold_label=_gold_label(mapping, instance),
-            metrics={metric: 0.0 for metric in plan.spec.metrics},
+            metrics=score_instance(plan.spec.metrics, golds, None)
+            | run_metric_stats(plan.spec.metrics, instance, None),
             correct=False,
             error=f"{type(exc).__name__}: {exc}",
             num_train_instances=0,
@@ -262,7 +279,13 @@ async def run_suite(
     started = time.perf_counter()
     data.verify(suite.data_files)
     plans = plan_suite(suite.run_specs, data, max_instances)
-    work = [(plan, instance) for plan in plans for instance in plan.eval_instances]
+    # One unit per request: every evaluation instance, followed by its perturbed versions.
+    items = [
+        (plan, instance, perturbation)
+        for plan in plans
+        for instance, perturbation in plan.evaluation_items()
+    ]
+    work = [(plan, instance) for plan, instance, _ in items]
     state = _Progress(total=len(work), max_failure_fraction=max_failure_fraction, callback=progress)
     run = _SuiteRun(
         client,
@@ -294,6 +317,7 @@ async def run_suite(
                     preparing = asyncio.ensure_future(run.prepare(*work[upcoming]))
                 plan, instance = work[index]
                 result, kind = await run.finish(plan, instance, prepared)
+                result = _tagged(result, items[index][2])
                 results[index] = result
                 state.record(result, kind)
                 index = upcoming

@@ -120,6 +120,24 @@ def generation_spec(
 
 
 @dataclass(frozen=True)
+class PerturbationSpec:
+    """One perturbation applied to evaluation instances (HELM's PerturbationSpec, by registry name).
+
+    The registry lives in `evaluator.perturbations`; `canonical_perturbations()` there builds HELM's
+    `data_augmentation=canonical` list.
+    """
+
+    # Perturbation registry name, e.g. "mild_mix", "dialect".
+    name: str
+    # Constructor arguments as sorted (key, value) pairs, with HELM's names and values.
+    args: tuple[tuple[str, str | int | float | bool | None], ...] = ()
+
+    @property
+    def kwargs(self) -> dict[str, str | int | float | bool | None]:
+        return dict(self.args)
+
+
+@dataclass(frozen=True)
 class RunSpec:
     """One scenario configuration evaluated with one adapter and a set of metrics."""
 
@@ -133,7 +151,8 @@ class RunSpec:
     adapter: AdapterSpec
     # Group this run spec is scored under (SuiteResult.scores key), e.g. "mmlu".
     group: str
-    # Reference metrics computed per instance.
+    # Metrics: reference metrics computed per instance, and run-level ones (e.g. "bbq") whose
+    # values are aggregated over the run (evaluator.metrics.run_level).
     metrics: tuple[str, ...] = ("exact_match", "quasi_exact_match")
     # The metric that makes the run spec's score.
     main_metric: str = "exact_match"
@@ -147,10 +166,17 @@ class RunSpec:
     context_window: int = 2048
     # Data files this run spec reads, as (path relative to the data root, sha256) pairs.
     data_files: tuple[tuple[str, str], ...] = ()
+    # Perturbations (HELM data augmentation): each evaluation instance is sent as is and in every
+    # perturbed version that differs from it; empty for none.
+    perturbations: tuple[PerturbationSpec, ...] = ()
 
     @property
     def scenario_kwargs(self) -> dict[str, str]:
         return dict(self.scenario_args)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if not self.perturbations:
+            # Suites pinned before perturbations existed keep their content hash.
+            del data["perturbations"]
+        return data

@@ -57,6 +57,10 @@ def effective_settings(settings: Settings, phase: Phase | None) -> Settings:
     return settings.model_copy(update=overrides)
 
 
+class EvaluationCancelled(Exception):
+    """An admin cancelled the submission while it was being evaluated."""
+
+
 def image_tag(submission_id: str) -> str:
     return f"podium/submission:{submission_id}"
 
@@ -170,6 +174,10 @@ def evaluate(ctx: WorkerContext, evaluation_id: str) -> None:
             result = _run_in_container(ctx, job, suite, gpu_ids)
     except EvaluationFailed as failure:
         _finish_failed(ctx, job, failure.reason, failure.message)
+        return
+    except EvaluationCancelled:
+        log.info("evaluation %s stopped: cancelled by an admin", evaluation_id)
+        _finish_failed(ctx, job, FailureReason.internal_error, "cancelled")  # marks it cancelled
         return
     except Exception as exc:
         log.exception("evaluation %s failed inside Podium", evaluation_id)
@@ -293,11 +301,32 @@ async def _evaluate_server(
         ) from exc
 
     cache = DbResponseCache(settings.database_url, job.cache_scope)
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+
+    def stop_sending() -> None:
+        if task is not None:
+            loop.call_soon_threadsafe(task.cancel)
+
+    def stop_now() -> None:
+        # Called from the heartbeat thread when an admin cancels: kill the container (frees its
+        # GPU at once) and stop sending requests.
+        ctx.runtime.remove(container_id)
+        stop_sending()
+
+    def still_running() -> bool:
+        try:
+            return alive()
+        except SandboxError:
+            return False
+
     heartbeat = Heartbeat(
         settings.database_url,
         job.evaluation_id,
         settings.heartbeat_s,
-        on_cancel=lambda: ctx.runtime.remove(container_id),
+        on_cancel=stop_now,
+        alive=still_running,
+        on_dead=stop_sending,
     )
     with heartbeat as beat:
         try:
@@ -311,10 +340,20 @@ async def _evaluate_server(
                 request_timeout_s=settings.request_timeout_s,
                 total_budget_s=settings.eval_timeout_s,
             )
+        except asyncio.CancelledError as exc:
+            if heartbeat.cancelled:
+                raise EvaluationCancelled() from exc
+            if heartbeat.dead:
+                raise _explain_stop(
+                    ctx, job, container_id, "the server stopped during evaluation"
+                ) from exc
+            raise
         except (evaluator.ProtocolError, evaluator.EvaluationError) as exc:
+            if heartbeat.cancelled:
+                raise EvaluationCancelled() from exc
             if not alive():
                 raise _explain_stop(
-                    ctx, container_id, "the server stopped during evaluation"
+                    ctx, job, container_id, "the server stopped during evaluation"
                 ) from exc
             if getattr(exc, "reason", "") == "eval_timeout":
                 raise EvaluationFailed(

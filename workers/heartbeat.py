@@ -20,7 +20,9 @@ log = logging.getLogger(__name__)
 
 class Heartbeat:
     """Also watches for an admin's cancel: `on_cancel` runs once (from this thread) when the
-    submission or the evaluation has been cancelled, e.g. to kill the container at once."""
+    submission or the evaluation has been cancelled, e.g. to kill the container at once; and for
+    the server's death: `on_dead` runs once when `alive()` turns false, so a crashed server ends
+    the evaluation within one interval instead of after every request's retries."""
 
     def __init__(
         self,
@@ -28,12 +30,17 @@ class Heartbeat:
         evaluation_id: str,
         interval_s: float,
         on_cancel: Callable[[], None] | None = None,
+        alive: Callable[[], bool] | None = None,
+        on_dead: Callable[[], None] | None = None,
     ) -> None:
         self.database_url = database_url
         self.evaluation_id = evaluation_id
         self.interval_s = interval_s
         self.on_cancel = on_cancel
+        self.alive = alive
+        self.on_dead = on_dead
         self.cancelled = False
+        self.dead = False
         self.done = 0
         self.total = 0
         self._stop = threading.Event()
@@ -81,3 +88,9 @@ class Heartbeat:
             log.info("evaluation %s was cancelled; stopping it", self.evaluation_id)
             if self.on_cancel is not None:
                 self.on_cancel()
+        elif not self.cancelled and not self.dead and self.alive is not None:
+            if not self.alive():
+                self.dead = True
+                log.info("the server of evaluation %s has stopped", self.evaluation_id)
+                if self.on_dead is not None:
+                    self.on_dead()

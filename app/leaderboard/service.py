@@ -206,6 +206,8 @@ def leaderboard(
     rows: list[LeaderboardEntry] = []
     for ranked in teams_only.entries:
         rows.append(_row(picked_by_id[ranked.id], ranked.rank, ranked.score))
+    # Ties share a rank; within one, teams are listed by name (ids mean nothing to people).
+    rows.sort(key=lambda r: (r.rank, r.team))
     for entry_id, ranked in baseline_scores.items():
         rows.append(_row(picked_by_id[entry_id], None, ranked.score))
     total = len(rows)

@@ -10,6 +10,7 @@ import re
 import string
 from collections.abc import Callable, Mapping, Sequence
 
+from evaluator.metrics.run_level import RUN_METRICS
 from evaluator.registry import Registry
 
 # Bump when any metric below changes its value for the same input.
@@ -95,9 +96,12 @@ def prediction_text(completion: str, output_mapping: Mapping[str, str]) -> str |
 def score_instance(
     metric_names: Sequence[str], golds: Sequence[str], prediction: str | None
 ) -> dict[str, float]:
-    """Each metric's best score over the gold references (0 for a missing prediction)."""
+    """Each reference metric's best score over the gold references (0 for a missing prediction);
+    run-level metrics in `metric_names` are left to `run_metric_stats`."""
     scores: dict[str, float] = {}
     for name in metric_names:
+        if name in RUN_METRICS:
+            continue
         fn = METRICS.get(name)
         if prediction is None or not golds:
             scores[name] = 0.0

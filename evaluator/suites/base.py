@@ -2,8 +2,8 @@
 
 Two evaluations are comparable exactly when their suites' `content_hash` match: the hash covers
 every run spec field (prompt format, decoding, instance selection seed and count, context window,
-metrics), every data file's sha256, and the versions of the loader, prompt template and metrics
-code that interpret them.
+metrics, perturbations), every data file's sha256 (perturbation word lists included), and the
+versions of the loader, prompt template, metrics and perturbation code that interpret them.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from typing import Any
 from evaluator.adapters import ADAPTERS
 from evaluator.errors import SuiteNotFound
 from evaluator.hashing import content_hash
-from evaluator.metrics import METRICS, METRICS_VERSION
+from evaluator.metrics import METRICS, METRICS_VERSION, RUN_METRICS
+from evaluator.perturbations import PERTURBATIONS, perturbation_code_pins, perturbation_files
 from evaluator.registry import Registry
 from evaluator.scenarios import SCENARIOS
 from evaluator.specs import RunSpec
@@ -45,9 +46,18 @@ class Suite:
             SCENARIOS.get(spec.scenario)
             ADAPTERS.get(spec.adapter.method)
             for metric in spec.metrics:
-                METRICS.get(metric)
+                if metric not in RUN_METRICS:
+                    METRICS.get(metric)
             if spec.main_metric not in spec.metrics:
                 raise ValueError(f"{spec.name}: main metric {spec.main_metric!r} is not computed")
+            if spec.main_metric in RUN_METRICS:
+                raise ValueError(f"{spec.name}: main metric {spec.main_metric!r} is run-level")
+            for perturbation in spec.perturbations:
+                PERTURBATIONS.get(perturbation.name)
+            pinned = dict(spec.data_files)
+            unpinned = [f for f in perturbation_files(spec.perturbations) if f not in pinned]
+            if unpinned:
+                raise ValueError(f"{spec.name}: perturbation resources without a pin: {unpinned}")
 
     @property
     def groups(self) -> tuple[str, ...]:
@@ -74,6 +84,12 @@ class Suite:
                     "template_version": ADAPTERS.get(spec.adapter.method)(
                         spec.adapter
                     ).template_version,
+                    # Only with perturbations, so suites without any keep their hash.
+                    **(
+                        {"perturbation_code": perturbation_code_pins(spec.perturbations)}
+                        if spec.perturbations
+                        else {}
+                    ),
                 }
                 for spec in self.run_specs
             ],

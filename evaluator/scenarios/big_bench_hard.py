@@ -1,0 +1,106 @@
+"""BIG-Bench Hard tasks (Suzgun et al. 2022) read the way HELM's BIGBenchScenario reads a BIG-bench
+JSON task.
+
+Files: `big_bench_hard/bbh/<task>.json`, `{"canary": ..., "examples": [{"input", "target"}]}`. The
+NeurIPS 2023 challenge ran HELM's `big_bench` run specs on the original BIG-bench `task.json` files,
+which the shared data set does not have; the BBH files hold the same task families (with the options
+written into the input and the answer as its label, e.g. "(B)"), so they are read with HELM's
+BIG-bench rules:
+
+- the examples are shuffled with `random.seed(0)`;
+- the first `total - 2 * n_test` are the train split (the in-context examples), the next `n_test`
+  the test split and the last `n_test` the valid split, with `n_test = max(int(0.2 * total), 16)`
+  (250 examples: 150 train, 50 test, 50 valid);
+- a "target" (a string or a list of strings) gives correct references, one per target.
+
+The chain-of-thought prompts in `cot-prompts/` are not used: HELM's BIG-bench adaptation never uses
+them, it draws its in-context examples from the train split.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Mapping
+from typing import Any
+
+from evaluator.core import (
+    CORRECT_TAG,
+    TEST_SPLIT,
+    TRAIN_SPLIT,
+    VALID_SPLIT,
+    Instance,
+    Reference,
+)
+from evaluator.data import DataSource
+from evaluator.errors import ScenarioDataError
+from evaluator.scenarios.base import register_scenario, with_instance_ids
+
+# The BBH tasks the shared data set holds.
+BBH_TASKS: tuple[str, ...] = (
+    "date_understanding",
+    "logical_deduction_three_objects",
+    "boolean_expressions",
+)
+# HELM's BIGBenchScenario.MIN_TEST_EXAMPLES.
+MIN_TEST_EXAMPLES = 16
+
+
+def bbh_file(task: str) -> str:
+    return f"big_bench_hard/bbh/{task}.json"
+
+
+def big_bench_splits(total: int) -> tuple[int, int]:
+    """(train size, test size) of a BIG-bench task with `total` examples; valid = test size."""
+    num_test = max(int(0.2 * total), MIN_TEST_EXAMPLES)
+    return total - 2 * num_test, num_test
+
+
+def _references(example: Mapping[str, Any]) -> tuple[Reference, ...]:
+    target = example["target"]
+    targets = target if isinstance(target, list) else [target]
+    return tuple(Reference(str(t), (CORRECT_TAG,)) for t in targets)
+
+
+def parse_big_bench_task(data: bytes, source: str) -> list[Instance]:
+    try:
+        examples: list[dict[str, Any]] = list(json.loads(data.decode("utf-8"))["examples"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ScenarioDataError(f"{source}: {exc!r}") from None
+    # HELM seeds the global generator with 0 and shuffles; a private generator seeded the same
+    # way produces the same permutation.
+    random.Random(0).shuffle(examples)
+    num_train, num_test = big_bench_splits(len(examples))
+    instances: list[Instance] = []
+    for index, example in enumerate(examples):
+        if index < num_train:
+            split = TRAIN_SPLIT
+        elif index < num_train + num_test:
+            split = TEST_SPLIT
+        else:
+            split = VALID_SPLIT
+        try:
+            text, references = example["input"], _references(example)
+        except (KeyError, TypeError) as exc:
+            raise ScenarioDataError(f"{source} example {index}: {exc!r}") from None
+        instances.append(Instance(input=text, references=references, split=split))
+    return instances
+
+
+@register_scenario("big_bench_hard")
+class BigBenchHardScenario:
+    """One BBH task."""
+
+    version = "1"
+
+    def __init__(self, task: str) -> None:
+        if task not in BBH_TASKS:
+            raise ValueError(f"BBH task {task!r} is not in the scenario data set ({BBH_TASKS})")
+        self.task = task
+
+    def files(self) -> list[str]:
+        return [bbh_file(self.task)]
+
+    def load(self, data: DataSource, pins: Mapping[str, str]) -> list[Instance]:
+        path = bbh_file(self.task)
+        return with_instance_ids(parse_big_bench_task(data.read_bytes(path, pins[path]), path))

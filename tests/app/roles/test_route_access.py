@@ -1,0 +1,143 @@
+"""Every route, every role: who may do what (table-driven).
+
+Roles: anonymous, the owning team, another team, an organizer, an admin. A new route must be
+added to ROUTES, or `test_every_route_is_in_the_table` fails.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from app.auth.models import Role
+from app.auth.service import create_team, create_token
+from app.config import Settings
+from app.kit.db import session_scope
+from app.main import create_app
+from app.queue import RecordingQueue
+from tests.app.factories import scored
+from tests.helpers import MINIMAL_DOCKERFILE, make_tar
+
+ROLES = ("anonymous", "owner", "other_team", "organizer", "admin")
+OK = {200, 201, 204}
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    path: str
+    allowed: dict[str, set[int]]
+    """Role -> acceptable statuses; roles not listed must get `denied`."""
+    json: dict[str, Any] | None = None
+    files: bool = False
+    denied: dict[str, int] = field(default_factory=dict)
+
+
+PUBLIC = {r: {200} for r in ROLES}
+AUTHED = {"owner": OK, "other_team": OK, "organizer": OK, "admin": OK}
+OWNER_AND_STAFF = {"owner": OK, "organizer": OK, "admin": OK}
+STAFF = {"organizer": OK, "admin": OK}
+TEAMS = {"owner": OK, "other_team": OK}
+
+
+def _admin(extra: set[int] | None = None) -> dict[str, set[int]]:
+    return {"admin": OK | (extra or set())}
+
+
+ROUTES = [
+    Case("GET", "/healthz", PUBLIC),
+    Case("GET", "/api/v1/leaderboard", PUBLIC),
+    Case("GET", "/api/v1/competitions", PUBLIC),
+    Case("GET", "/api/v1/competitions/{competition}", {r: {404} for r in ROLES}),
+    Case("POST", "/api/v1/submissions", TEAMS, files=True),
+    Case("GET", "/api/v1/submissions", AUTHED),
+    Case("GET", "/api/v1/submissions/{sid}", OWNER_AND_STAFF),
+    Case("GET", "/api/v1/submissions/{sid}/logs", OWNER_AND_STAFF),
+    Case("GET", "/api/v1/submissions/{sid}/instances", STAFF),
+    Case("POST", "/api/v1/submissions/{sid}/cancel", _admin({409}), json={}),
+    Case("POST", "/api/v1/submissions/{sid}/rerun", _admin(), json={}),
+    Case("POST", "/api/v1/submissions/{sid}/rescore", _admin({409}), json={}),
+    Case("POST", "/api/v1/submissions/{sid}/baseline", _admin(), json={"baseline": True}),
+    Case("POST", "/api/v1/submissions/{sid}/disqualify", _admin(), json={"reason": "x"}),
+    Case("GET", "/api/v1/audit", STAFF),
+    Case("POST", "/api/v1/uploads", TEAMS, json={"filename": "w.bin", "size": 10}),
+    Case("GET", "/api/v1/uploads", TEAMS),
+    Case("GET", "/api/v1/uploads/{upload}", {"owner": OK}),
+    Case("PATCH", "/api/v1/uploads/{upload}", {"owner": OK}),
+    Case("POST", "/api/v1/uploads/{upload}/complete", {"owner": OK | {409, 422}}),
+    Case("DELETE", "/api/v1/uploads/{upload}", {"owner": OK}),
+]
+
+
+def _expected_denial(case: Case, role: str) -> set[int]:
+    if role == "anonymous":
+        return {401}
+    if role == "other_team" and "owner" in case.allowed:
+        # Another team's submission or upload does not exist, as far as it can tell.
+        return {404}
+    return {403}
+
+
+@pytest.fixture
+def world(settings: Settings) -> dict[str, Any]:
+    with session_scope(settings.database_url) as session:
+        _, owner = create_team(session, "owner")
+        _, other = create_team(session, "other")
+        organizer = create_token(session, Role.organizer)
+        admin = create_token(session, Role.admin)
+    tokens = {"owner": owner, "other_team": other, "organizer": organizer, "admin": admin}
+    return {"tokens": tokens}
+
+
+def _headers(world: dict[str, Any], role: str) -> dict[str, str]:
+    if role == "anonymous":
+        return {}
+    return {"Authorization": f"Bearer {world['tokens'][role]}"}
+
+
+@pytest.mark.parametrize("case", ROUTES, ids=lambda c: f"{c.method} {c.path}")
+def test_route_access(settings: Settings, world: dict[str, Any], case: Case) -> None:
+    client = TestClient(create_app(settings, RecordingQueue()))
+    owner = _headers(world, "owner")
+    for role in ROLES:
+        # Fresh objects per role: an allowed action (cancel, disqualify) may change them.
+        sid = scored(settings, "owner", {"mmlu": 0.5}, phase=None, track=None)
+        upload = client.post(
+            "/api/v1/uploads", headers=owner, json={"filename": "w.bin", "size": 10}
+        ).json()["id"]
+        path = case.path.format(sid=sid, upload=upload, competition="nope")
+        kwargs: dict[str, Any] = {"headers": _headers(world, role)}
+        if case.json is not None:
+            kwargs["json"] = case.json
+        if case.files:
+            kwargs["files"] = {"context": ("c.tgz", make_tar({"Dockerfile": MINIMAL_DOCKERFILE}))}
+        if case.method == "PATCH":
+            kwargs["headers"] = {
+                **kwargs["headers"],
+                "Upload-Offset": "0",
+                "Content-Type": "application/offset+octet-stream",
+            }
+            kwargs["content"] = b"0123456789"
+        status = client.request(case.method, path, **kwargs).status_code
+        expected = case.allowed.get(role) or _expected_denial(case, role)
+        assert status in expected, f"{role}: {case.method} {case.path} -> {status}, want {expected}"
+
+
+def test_every_route_is_in_the_table(settings: Settings) -> None:
+    app = create_app(settings, RecordingQueue())
+    declared = {
+        (method, route.path)
+        for route in app.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods
+    }
+    in_table = {
+        (c.method, c.path.replace("{sid}", "{submission_id}").replace("{upload}", "{upload_id}")
+         .replace("{competition}", "{slug}"))
+        for c in ROUTES
+    }
+    assert declared - in_table == set(), "add these routes to ROUTES"
