@@ -96,7 +96,11 @@ def up(host: str, port: int, worker: bool, data_dir: Path | None) -> None:
                 worker_proc.kill()
 
 
-def _worker_argv(queues: list[str], concurrency: int, pool: str) -> list[str]:
+def _worker_argv(queues: list[str], concurrency: int, pool: str, beat: bool = False) -> list[str]:
+    return [*_celery_worker(queues, concurrency, pool), *(["--beat"] if beat else [])]
+
+
+def _celery_worker(queues: list[str], concurrency: int, pool: str) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -129,7 +133,9 @@ def _die_with_parent() -> None:
 def _spawn_worker(queues: list[str], gpus: list[str], concurrency: int) -> subprocess.Popen[bytes]:
     env = dict(os.environ, PODIUM_GPUS=",".join(gpus))
     return subprocess.Popen(
-        _worker_argv(queues, concurrency, "threads"), env=env, preexec_fn=_die_with_parent
+        _worker_argv(queues, concurrency, "threads", beat=True),
+        env=env,
+        preexec_fn=_die_with_parent,
     )
 
 
@@ -153,7 +159,13 @@ def _spawn_worker(queues: list[str], gpus: list[str], concurrency: int) -> subpr
     show_default=True,
     type=click.Choice(["prefork", "threads", "solo"]),
 )
-def worker(queues: str, gpus: str, concurrency: int | None, pool: str) -> None:
+@click.option(
+    "--beat",
+    is_flag=True,
+    help="Also run the scheduler (the reaper, every minute); exactly one worker of a "
+    "deployment should have it.",
+)
+def worker(queues: str, gpus: str, concurrency: int | None, pool: str, beat: bool) -> None:
     """Run a Celery worker for the build and/or evaluate queues."""
     queue_list = [q.strip() for q in queues.split(",") if q.strip()]
     unknown = set(queue_list) - {"build", "evaluate"}
@@ -163,7 +175,7 @@ def worker(queues: str, gpus: str, concurrency: int | None, pool: str) -> None:
     if concurrency is None:
         concurrency = max(len(gpu_list), 1) + (1 if "build" in queue_list else 0)
     os.environ["PODIUM_GPUS"] = ",".join(gpu_list)
-    os.execv(sys.executable, _worker_argv(queue_list, concurrency, pool))
+    os.execv(sys.executable, _worker_argv(queue_list, concurrency, pool, beat=beat))
 
 
 @main.group()

@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     gpus: str = ""
     """Comma-separated GPU ids this worker hands out, one per running evaluation."""
     heartbeat_s: float = Field(15.0, gt=0)
+    max_attempts: int = Field(3, ge=1)
+    """Times an evaluation is started before a dying worker fails it for good."""
+
+    @property
+    def stale_after_s(self) -> float:
+        """A running evaluation whose heartbeat is older than this has lost its worker."""
+        return self.heartbeat_s * 4
 
     @model_validator(mode="after")
     def _fill_embedded_defaults(self) -> Settings:

@@ -20,9 +20,18 @@ log = logging.getLogger(__name__)
 
 BUILD_TASK = "podium.build_submission"
 EVALUATE_TASK = "podium.evaluate"
+NOTIFY_TASK = "podium.notify"
+REAP_TASK = "podium.reap"
 BUILD_QUEUE = "build"
 EVALUATE_QUEUE = "evaluate"
-TASK_QUEUES = {BUILD_TASK: BUILD_QUEUE, EVALUATE_TASK: EVALUATE_QUEUE}
+# Notifications and reaping are light: they ride on the build (CPU) queue.
+TASK_QUEUES = {
+    BUILD_TASK: BUILD_QUEUE,
+    EVALUATE_TASK: EVALUATE_QUEUE,
+    NOTIFY_TASK: BUILD_QUEUE,
+    REAP_TASK: BUILD_QUEUE,
+}
+REAP_EVERY_S = 60.0
 
 _PENDING = "podium_pending_tasks"
 
@@ -37,6 +46,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "task_ignore_result": True,
         "broker_connection_retry_on_startup": True,
+        "beat_schedule": {"reap": {"task": REAP_TASK, "schedule": REAP_EVERY_S}},
+        "beat_schedule_filename": str(settings.data_dir / "celerybeat-schedule"),
     }
     if settings.uses_filesystem_broker:
         folder = settings.broker_dir / "queue"

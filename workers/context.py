@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from app.config import Settings, get_settings
+from app.queue import CeleryQueue, TaskQueue
 from workers.gpus import GpuPool
 from workers.sandbox.runtime import ContainerRuntime
 
@@ -15,6 +16,8 @@ class WorkerContext:
     settings: Settings
     runtime: ContainerRuntime
     gpus: GpuPool
+    queue: TaskQueue
+    """Where follow-up tasks go (the next step, webhook calls)."""
 
 
 @lru_cache(maxsize=1)
@@ -26,4 +29,5 @@ def default_context() -> WorkerContext:
         settings=settings,
         runtime=DockerRuntime(),
         gpus=GpuPool(settings.gpu_ids, settings.data_dir / "gpu-locks"),
+        queue=CeleryQueue(settings),
     )

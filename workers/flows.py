@@ -18,7 +18,8 @@ from app.competitions.models import Phase
 from app.competitions.service import sandbox_overrides
 from app.config import Settings
 from app.kit.db import session_scope, utcnow
-from app.queue import EVALUATE_TASK, CeleryQueue, TaskQueue, enqueue_after_commit
+from app.notifications import notify_if_finished
+from app.queue import EVALUATE_TASK, enqueue_after_commit
 from app.submissions.lifecycle import TERMINAL, transition
 from app.submissions.models import (
     FRESH_RERUN,
@@ -68,9 +69,7 @@ def image_tag(submission_id: str) -> str:
 # --------------------------------------------------------------------------------------- build
 
 
-def build_submission(
-    ctx: WorkerContext, submission_id: str, queue: TaskQueue | None = None
-) -> None:
+def build_submission(ctx: WorkerContext, submission_id: str) -> None:
     settings = ctx.settings
     with session_scope(settings.database_url) as session:
         submission = session.get(Submission, submission_id)
@@ -125,6 +124,7 @@ def build_submission(
                 reason = FailureReason.build_failed
                 message = result.error or "docker build failed; see the build log"
             transition(submission, S.failed, reason=reason, message=message)
+            notify_if_finished(session, ctx.queue, submission)
             return
         submission.image_id = result.image_id
         transition(submission, S.evaluating)
@@ -136,9 +136,7 @@ def build_submission(
         )
         session.add(evaluation)
         session.flush()
-        enqueue_after_commit(
-            session, queue or CeleryQueue(ctx.settings), EVALUATE_TASK, evaluation.id
-        )
+        enqueue_after_commit(session, ctx.queue, EVALUATE_TASK, evaluation.id)
 
 
 # ------------------------------------------------------------------------------------ evaluate
@@ -204,6 +202,15 @@ def _claim(ctx: WorkerContext, evaluation_id: str) -> _Job | None:
             return None
         if submission is None or submission.status is not S.evaluating:
             evaluation.status = EvaluationStatus.cancelled
+            return None
+        if (
+            evaluation.status is EvaluationStatus.running
+            and evaluation.heartbeat_at is not None
+            and (utcnow() - evaluation.heartbeat_at).total_seconds() < ctx.settings.stale_after_s
+        ):
+            # Another worker is on it and alive (a duplicate delivery): leave it alone. Should
+            # that worker die, the reaper re-queues the evaluation once its heartbeat is stale.
+            log.info("evaluate: evaluation %s is running elsewhere", evaluation_id)
             return None
         evaluation.status = EvaluationStatus.running
         evaluation.attempts += 1
@@ -427,6 +434,7 @@ def _finish_scored(ctx: WorkerContext, job: _Job, result: Any) -> None:
         evaluation.suite_hash = result.suite_hash
         if submission.status is S.evaluating:
             transition(submission, S.scored)
+            notify_if_finished(session, ctx.queue, submission)
 
 
 def _finish_failed(ctx: WorkerContext, job: _Job, reason: FailureReason, message: str) -> None:
@@ -445,6 +453,7 @@ def _finish_failed(ctx: WorkerContext, job: _Job, reason: FailureReason, message
             evaluation.error = f"{reason.value}: {message}"
         if submission.status not in TERMINAL:
             transition(submission, S.failed, reason=reason, message=message)
+            notify_if_finished(session, ctx.queue, submission)
 
 
 def _fail(ctx: WorkerContext, submission_id: str, reason: FailureReason, message: str) -> None:
@@ -452,3 +461,4 @@ def _fail(ctx: WorkerContext, submission_id: str, reason: FailureReason, message
         submission = session.get(Submission, submission_id, with_for_update=True)
         if submission is not None and submission.status not in TERMINAL:
             transition(submission, S.failed, reason=reason, message=message)
+            notify_if_finished(session, ctx.queue, submission)

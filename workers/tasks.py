@@ -6,8 +6,10 @@ redelivered, and the flow resumes from what was saved.
 
 from __future__ import annotations
 
-from app.queue import BUILD_TASK, EVALUATE_TASK
-from workers import flows
+from typing import Any
+
+from app.queue import BUILD_TASK, EVALUATE_TASK, NOTIFY_TASK, REAP_TASK, CeleryQueue
+from workers import flows, notify, reaper
 from workers.celery_app import app
 from workers.context import default_context
 
@@ -20,3 +22,20 @@ def build_submission(submission_id: str) -> None:
 @app.task(name=EVALUATE_TASK)  # type: ignore[misc]
 def evaluate(evaluation_id: str) -> None:
     flows.evaluate(default_context(), evaluation_id)
+
+
+@app.task(  # type: ignore[misc]
+    name=NOTIFY_TASK,
+    autoretry_for=(notify.WebhookFailed,),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    max_retries=8,
+)
+def notify_webhook(url: str, body: dict[str, Any]) -> None:
+    notify.deliver(url, body)
+
+
+@app.task(name=REAP_TASK)  # type: ignore[misc]
+def reap() -> None:
+    settings = default_context().settings
+    reaper.reap(settings, CeleryQueue(settings))

@@ -11,6 +11,7 @@ from app.competitions.models import Phase
 from app.config import Settings
 from app.kit.db import utcnow
 from app.kit.errors import Conflict, NotFound
+from app.notifications import notify_if_finished
 from app.queue import BUILD_TASK, EVALUATE_TASK, TaskQueue, enqueue_after_commit
 from app.submissions.lifecycle import TERMINAL, reopen, transition
 from app.submissions.models import (
@@ -36,7 +37,13 @@ def _get(session: Session, submission_id: str) -> Submission:
     return submission
 
 
-def cancel(session: Session, actor: Principal, submission_id: str, reason: str = "") -> Submission:
+def cancel(
+    session: Session,
+    actor: Principal,
+    submission_id: str,
+    reason: str = "",
+    queue: TaskQueue | None = None,
+) -> Submission:
     """Stop a submission wherever it is; a running container is killed by its worker's next
     heartbeat, which also frees its GPU. Cancelled submissions do not count toward quotas."""
     submission = _get(session, submission_id)
@@ -49,6 +56,8 @@ def cancel(session: Session, actor: Principal, submission_id: str, reason: str =
         latest.status = EvaluationStatus.cancelled
         latest.finished_at = utcnow()
     record(session, actor, "cancel", "submission", submission_id, reason=reason)
+    if queue is not None:
+        notify_if_finished(session, queue, submission)
     return submission
 
 

@@ -99,9 +99,14 @@ def get_instances(
 
 @router.post("/{submission_id}/cancel", response_model=SubmissionRead)
 def cancel(
-    submission_id: str, body: CancelRequest, actor: CurrentAdmin, session: SessionDep
+    submission_id: str,
+    body: CancelRequest,
+    actor: CurrentAdmin,
+    session: SessionDep,
+    queue: QueueDep,
 ) -> SubmissionRead:
-    return read_model(session, actor, admin.cancel(session, actor, submission_id, body.reason))
+    submission = admin.cancel(session, actor, submission_id, body.reason, queue)
+    return read_model(session, actor, submission)
 
 
 @router.post("/{submission_id}/rerun", response_model=SubmissionRead)

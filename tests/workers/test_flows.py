@@ -4,16 +4,19 @@ on a real database (SQLite and PostgreSQL, schema from the migrations)."""
 from __future__ import annotations
 
 import contextlib
+import uuid
 import socket
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 import evaluator
 from app.auth.service import create_team
 from app.config import Settings
-from app.kit.db import session_scope
+from app.kit.db import session_scope, utcnow
 from app.queue import EVALUATE_TASK, RecordingQueue
 from app.submissions.lifecycle import IllegalTransition, transition
 from app.submissions.models import (
@@ -45,7 +48,9 @@ class Harness:
         self.servers: list[FakeModelServer] = []
         self.runtime = FakeRuntime(endpoint_factory=self._serve)
         self.queue = RecordingQueue()
-        self.ctx = WorkerContext(settings, self.runtime, GpuPool([], settings.data_dir / "gpu"))
+        self.ctx = WorkerContext(
+            settings, self.runtime, GpuPool([], settings.data_dir / "gpu"), self.queue
+        )
         self.on_start: list[str] = []
 
     @contextlib.contextmanager
@@ -64,9 +69,11 @@ class Harness:
 
     def submission(self, dockerfile: str = "FROM base\n", weights: bool = True) -> str:
         with session_scope(self.settings.database_url) as session:
-            team, _ = create_team(session, f"team-{len(self.on_start)}-{id(self)}")
+            team, _ = create_team(session, f"team-{uuid.uuid4().hex[:12]}")
             sub = Submission(
-                team_id=team.id, context_sha256="0" * 64, weights_sha256="f" * 64 if weights else None
+                team_id=team.id,
+                context_sha256="0" * 64,
+                weights_sha256="f" * 64 if weights else None,
             )
             session.add(sub)
             session.flush()
@@ -79,7 +86,7 @@ class Harness:
         return sid
 
     def build(self, sid: str) -> None:
-        flows.build_submission(self.ctx, sid, self.queue)
+        flows.build_submission(self.ctx, sid)
 
     def evaluation_id(self) -> str:
         assert self.queue.sent and self.queue.sent[-1][0] == EVALUATE_TASK
@@ -126,7 +133,9 @@ def test_golden_path_scores_and_cleans_up(harness: Harness) -> None:
 
 
 def test_gpu_assignment_reaches_the_container(harness: Harness, tmp_path: Path) -> None:
-    harness.ctx = WorkerContext(harness.settings, harness.runtime, GpuPool(["3", "5"], tmp_path))
+    harness.ctx = WorkerContext(
+        harness.settings, harness.runtime, GpuPool(["3", "5"], tmp_path), harness.queue
+    )
     sid = harness.submission()
     harness.build(sid)
     flows.evaluate(harness.ctx, harness.evaluation_id())
@@ -149,10 +158,13 @@ def test_build_failures(harness: Harness, marker: str, reason: str) -> None:
     assert ev is None and harness.queue.sent == []
 
 
-@pytest.mark.parametrize(("behaviour", "reason", "words"), [
-    ("crash", "crashed", "exit code 3"),
-    ("oom", "oom", "ran out of memory"),
-])
+@pytest.mark.parametrize(
+    ("behaviour", "reason", "words"),
+    [
+        ("crash", "crashed", "exit code 3"),
+        ("oom", "oom", "ran out of memory"),
+    ],
+)
 def test_server_dying_at_start(harness: Harness, behaviour: str, reason: str, words: str) -> None:
     harness.on_start.append(behaviour)
     sid = harness.submission()
@@ -228,6 +240,12 @@ def test_killed_worker_resumes_from_saved_responses(
     first_server_requests = harness.servers[0].stats.process_requests
 
     monkeypatch.undo()
+    # A redelivered task takes over once the dead worker's heartbeat is stale.
+    flows.evaluate(harness.ctx, eval_id)
+    assert harness.get(sid)[0].status is SubmissionStatus.evaluating  # too early: left alone
+    with session_scope(harness.settings.database_url) as session:
+        stale = utcnow() - timedelta(seconds=harness.settings.stale_after_s + 1)
+        session.execute(update(Evaluation).values(heartbeat_at=stale))
     flows.evaluate(harness.ctx, eval_id)  # the redelivered task
     sub, ev = harness.get(sid)
     assert sub.status is SubmissionStatus.scored

@@ -41,8 +41,9 @@ def test_rescore_refuses_when_responses_are_missing(harness: Harness) -> None:  
     with session_scope(harness.settings.database_url) as session:
         victim = next(r for r in session.query(CachedResponse) if "latency_s" in r.value)
         session.delete(victim)
-    with session_scope(harness.settings.database_url) as session, pytest.raises(
-        Conflict, match="re-run"
+    with (
+        session_scope(harness.settings.database_url) as session,
+        pytest.raises(Conflict, match="re-run"),
     ):
         admin.rescore(session, harness.settings, ADMIN, sid)
 

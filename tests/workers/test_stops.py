@@ -33,8 +33,10 @@ def test_server_dying_mid_evaluation_is_crashed(settings: Settings) -> None:
             raise RuntimeError("server is gone")
         return " A"
 
-    harness = Harness(settings.model_copy(update={"eval_concurrency": 1, "heartbeat_s": 0.1}),
-                      FakeServerConfig(answer=answer))
+    harness = Harness(
+        settings.model_copy(update={"eval_concurrency": 1, "heartbeat_s": 0.1}),
+        FakeServerConfig(answer=answer),
+    )
     holder["h"] = harness
     sid = harness.submission()
     harness.build(sid)

@@ -29,7 +29,10 @@ def test_mean_best_per_team_ties_share_and_missing_last(settings: Settings) -> N
     scored(settings, "delta", {"mmlu": 0.9})  # missing gsm: ranks last in mean mode
     rows = board(settings).entries
     assert [(r.team, r.rank) for r in rows] == [
-        ("alpha", 1), ("beta", 1), ("gamma", 1), ("delta", 4)
+        ("alpha", 1),
+        ("beta", 1),
+        ("gamma", 1),
+        ("delta", 4),
     ]
     assert next(r for r in rows if r.team == "alpha").submission_id == best
     assert rows[0].overall == pytest.approx(0.7)
@@ -57,15 +60,20 @@ def test_winrate_worked_example(settings: Settings) -> None:
     scored(settings, "c", {"mmlu": 0.1, "gsm": 0.8})
     rows = board(settings).entries
     assert [(r.team, r.rank, r.overall) for r in rows] == [
-        ("b", 1, pytest.approx(0.5)), ("a", 2, 0.0), ("c", 2, 0.0)
+        ("b", 1, pytest.approx(0.5)),
+        ("a", 2, 0.0),
+        ("c", 2, 0.0),
     ]
 
 
 def test_overall_weights_phases(settings: Settings) -> None:
-    competition(settings, [
-        {"slug": "open", "weight": 1, "leaderboard": {"mode": "mean"}},
-        {"slug": "final", "weight": 3, "leaderboard": {"mode": "mean"}},
-    ])
+    competition(
+        settings,
+        [
+            {"slug": "open", "weight": 1, "leaderboard": {"mode": "mean"}},
+            {"slug": "final", "weight": 3, "leaderboard": {"mode": "mean"}},
+        ],
+    )
     scored(settings, "a", {"mmlu": 1.0}, phase="open")
     scored(settings, "a", {"mmlu": 0.0}, phase="final")
     scored(settings, "b", {"mmlu": 0.0}, phase="open")
@@ -73,7 +81,8 @@ def test_overall_weights_phases(settings: Settings) -> None:
     rows = board(settings, phase="overall").entries
     # a: (1*1.0 + 3*0.0)/4 = 0.25; b: (1*0 + 3*0.5)/4 = 0.375
     assert [(r.team, r.overall) for r in rows] == [
-        ("b", pytest.approx(0.375)), ("a", pytest.approx(0.25))
+        ("b", pytest.approx(0.375)),
+        ("a", pytest.approx(0.25)),
     ]
 
 
@@ -84,7 +93,8 @@ def test_baselines_marked_not_ranked_and_disqualified_gone(settings: Settings) -
     scored(settings, "cheater", {"mmlu": 1.0}, disqualified="trained on the test set")
     rows = board(settings).entries
     assert [(r.team, r.rank, r.is_baseline) for r in rows] == [
-        ("alpha", 1, False), ("organizers", None, True)
+        ("alpha", 1, False),
+        ("organizers", None, True),
     ]
 
 
@@ -97,7 +107,9 @@ def test_hidden_scenarios_only_for_organizers(settings: Settings) -> None:
     assert full.entries[0].scores == {"mmlu": 0.9} and full.scenarios == ["mmlu"]
 
 
-def test_pagination_and_csv(settings: Settings, client: TestClient, organizer: dict[str, str]) -> None:
+def test_pagination_and_csv(
+    settings: Settings, client: TestClient, organizer: dict[str, str]
+) -> None:
     competition(settings, [{"slug": "open"}])
     for i in range(5):
         scored(settings, f"team{i}", {"mmlu": i / 10})

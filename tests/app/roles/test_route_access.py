@@ -136,8 +136,12 @@ def test_every_route_is_in_the_table(settings: Settings) -> None:
         for method in route.methods
     }
     in_table = {
-        (c.method, c.path.replace("{sid}", "{submission_id}").replace("{upload}", "{upload_id}")
-         .replace("{competition}", "{slug}"))
+        (
+            c.method,
+            c.path.replace("{sid}", "{submission_id}")
+            .replace("{upload}", "{upload_id}")
+            .replace("{competition}", "{slug}"),
+        )
         for c in ROUTES
     }
     assert declared - in_table == set(), "add these routes to ROUTES"

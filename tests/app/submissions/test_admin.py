@@ -23,12 +23,16 @@ def test_cancel_running_then_refuse_second_cancel(
     settings: Settings, client: TestClient, organizer: dict[str, str]
 ) -> None:
     admin = _admin(settings)
-    sid = scored(settings, "alpha", None, phase=None, track=None, status=SubmissionStatus.evaluating)
+    sid = scored(
+        settings, "alpha", None, phase=None, track=None, status=SubmissionStatus.evaluating
+    )
     with session_scope(settings.database_url) as session:
-        session.add(Evaluation(submission_id=sid, suite_name="smoke",
-                               status=EvaluationStatus.running))
-    resp = client.post(f"/api/v1/submissions/{sid}/cancel", headers=admin,
-                       json={"reason": "stuck for hours"})
+        session.add(
+            Evaluation(submission_id=sid, suite_name="smoke", status=EvaluationStatus.running)
+        )
+    resp = client.post(
+        f"/api/v1/submissions/{sid}/cancel", headers=admin, json={"reason": "stuck for hours"}
+    )
     assert resp.status_code == 200 and resp.json()["status"] == "cancelled"
     assert resp.json()["failure_message"] == "stuck for hours"
     with session_scope(settings.database_url) as session:
@@ -92,14 +96,20 @@ def test_baseline_and_disqualify_show_on_the_board(settings: Settings, client: T
     a = scored(settings, "alpha", {"mmlu": 0.5}, phase=None, track=None)
     b = scored(settings, "beta", {"mmlu": 0.9}, phase=None, track=None)
     c = scored(settings, "gamma", {"mmlu": 0.7}, phase=None, track=None)
-    assert client.post(f"/api/v1/submissions/{b}/baseline", headers=admin,
-                       json={"baseline": True}).json()["is_baseline"] is True
-    dq = client.post(f"/api/v1/submissions/{c}/disqualify", headers=admin,
-                     json={"reason": "used the test set"}).json()
+    assert (
+        client.post(
+            f"/api/v1/submissions/{b}/baseline", headers=admin, json={"baseline": True}
+        ).json()["is_baseline"]
+        is True
+    )
+    dq = client.post(
+        f"/api/v1/submissions/{c}/disqualify", headers=admin, json={"reason": "used the test set"}
+    ).json()
     assert dq["disqualified_reason"] == "used the test set"
     rows = client.get("/api/v1/leaderboard").json()["entries"]
     assert [(r["submission_id"], r["rank"], r["is_baseline"]) for r in rows] == [
-        (a, 1, False), (b, None, True)
+        (a, 1, False),
+        (b, None, True),
     ]
     client.post(f"/api/v1/submissions/{c}/disqualify", headers=admin, json={"reason": ""})
     rows = client.get("/api/v1/leaderboard").json()["entries"]
