@@ -17,6 +17,7 @@ from app.queue import CeleryQueue, TaskQueue
 from app.submissions.router import router as submissions_router
 from app.uploads.allocator import tune_for_streaming
 from app.uploads.router import router as uploads_router
+from app.web.router import router as web_router
 
 log = logging.getLogger(__name__)
 
@@ -45,4 +46,5 @@ def create_app(settings: Settings | None = None, queue: TaskQueue | None = None)
     app.include_router(uploads_router)
     app.include_router(competitions_router)
     app.include_router(audit_router)
+    app.include_router(web_router)
     return app

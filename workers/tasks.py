@@ -14,17 +14,17 @@ from workers.celery_app import app
 from workers.context import default_context
 
 
-@app.task(name=BUILD_TASK)  # type: ignore[misc]
+@app.task(name=BUILD_TASK)
 def build_submission(submission_id: str) -> None:
     flows.build_submission(default_context(), submission_id)
 
 
-@app.task(name=EVALUATE_TASK)  # type: ignore[misc]
+@app.task(name=EVALUATE_TASK)
 def evaluate(evaluation_id: str) -> None:
     flows.evaluate(default_context(), evaluation_id)
 
 
-@app.task(  # type: ignore[misc]
+@app.task(
     name=NOTIFY_TASK,
     autoretry_for=(notify.WebhookFailed,),
     retry_backoff=5,
@@ -35,7 +35,7 @@ def notify_webhook(url: str, body: dict[str, Any]) -> None:
     notify.deliver(url, body)
 
 
-@app.task(name=REAP_TASK)  # type: ignore[misc]
+@app.task(name=REAP_TASK)
 def reap() -> None:
     settings = default_context().settings
     reaper.reap(settings, CeleryQueue(settings))

@@ -56,7 +56,7 @@ def _read_file(path: Path) -> dict[str, str]:
         return {}
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ClientError(f"cannot read the config file {path}: {exc}") from exc
-    values = {}
+    values: dict[str, str] = {}
     for key in ("server", "token"):
         if key in raw:
             if not isinstance(raw[key], str):

@@ -24,6 +24,7 @@ from app.client.errors import ApiError, ClientError, Unreachable
 
 READ_BLOCK = 4 * 1024**2
 """Bytes read from disk and handed to the socket at a time."""
+HASH_BLOCK = 1024**2
 DEFAULT_CHUNK_SIZE = 64 * 1024**2
 """Bytes per PATCH when the server gives no hint."""
 RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
@@ -43,7 +44,7 @@ class RetryPolicy:
 
     def delay(self, failures: int) -> float:
         base = min(self.max_delay_s, self.first_delay_s * 2 ** (failures - 1))
-        return base * random.uniform(0.5, 1.0)  # jitter: many clients do not retry in step
+        return float(base * random.uniform(0.5, 1.0))  # jitter: many clients do not retry in step
 
 
 @dataclass
@@ -66,11 +67,13 @@ class UploadResult:
 
 def sha256_file(path: Path, progress: Callable[[int], None] = _ignore) -> str:
     digest = hashlib.sha256()
+    buffer = bytearray(HASH_BLOCK)  # one buffer, refilled: no allocation per block
+    view = memoryview(buffer)
     done = 0
     with path.open("rb", buffering=0) as f:
-        while block := f.read(READ_BLOCK):
-            digest.update(block)
-            done += len(block)
+        while count := f.readinto(buffer):
+            digest.update(view[:count])
+            done += count
             progress(done)
     return digest.hexdigest()
 
@@ -95,7 +98,7 @@ class _Uploader:
         self.policy, self.hooks = policy, hooks
         self.failures = 0
 
-    def failed(self, why: str) -> None:
+    def failed(self, why: str, *, wait: bool = True) -> None:
         """Count a failure; wait before the next try, or give up after too many in a row."""
         self.failures += 1
         if self.failures > self.policy.max_failures:
@@ -103,6 +106,9 @@ class _Uploader:
                 f"upload {self.upload_id} failed {self.failures} times in a row ({why}); "
                 "run the same command again later to resume where it stopped"
             )
+        if not wait:
+            self.hooks.note(why)
+            return
         delay = self.policy.delay(self.failures)
         self.hooks.note(
             f"{why}; retrying in {delay:.0f} s ({self.failures}/{self.policy.max_failures})"
@@ -147,8 +153,7 @@ class _Uploader:
                 # Our idea of the offset was wrong (an earlier chunk arrived after all, or only
                 # partly): the server says where to go on from. No need to wait for that.
                 offset = int(_json(resp)["offset"])
-                self.failures += 1
-                self.hooks.note(f"the server has {offset} bytes; resuming from there")
+                self.failed(f"the server has {offset} bytes; resuming from there", wait=False)
                 self.hooks.progress(offset)
             elif resp.status_code == 409 or resp.status_code in RETRYABLE_STATUS:
                 self.failed(f"the server answered {resp.status_code}: {_json(resp).get('detail')}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -19,13 +19,13 @@ class Repository(Generic[ModelT]):
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def base_query(self) -> Select[tuple[ModelT]]:
+    def base_query(self) -> Select[Any]:
         return select(self.model)
 
     def get(self, id: Any, *, for_update: bool = False) -> ModelT | None:
         if for_update:
             stmt = self.base_query().where(self.model.id == id).with_for_update()  # type: ignore[attr-defined]
-            return self.session.scalars(stmt).one_or_none()
+            return cast(ModelT | None, self.session.scalars(stmt).one_or_none())
         return self.session.get(self.model, id)
 
     def add(self, obj: ModelT) -> ModelT:
@@ -33,8 +33,8 @@ class Repository(Generic[ModelT]):
         self.session.flush()
         return obj
 
-    def all(self, stmt: Select[tuple[ModelT]]) -> Sequence[ModelT]:
-        return self.session.scalars(stmt).all()
+    def all(self, stmt: Select[Any]) -> Sequence[ModelT]:
+        return cast(Sequence[ModelT], self.session.scalars(stmt).all())
 
-    def one_or_none(self, stmt: Select[tuple[ModelT]]) -> ModelT | None:
-        return self.session.scalars(stmt).one_or_none()
+    def one_or_none(self, stmt: Select[Any]) -> ModelT | None:
+        return cast(ModelT | None, self.session.scalars(stmt).one_or_none())

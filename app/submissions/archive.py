@@ -165,9 +165,12 @@ def unwrap_single_directory(root: Path, marker: str) -> Path:
     return root
 
 
+def safe_filename(filename: str) -> str:
+    """The last path component of an uploaded file's name, never empty, '.' or '..'."""
+    name = os.path.basename(filename.replace("\\", "/"))
+    return name if name not in ("", ".", "..") else "weights"
+
+
 def copy_single_file(src: Path, dest_dir: Path, filename: str) -> None:
-    name = os.path.basename(filename.replace("\\", "/")) or "weights"
-    if name in (".", ".."):
-        name = "weights"
     dest_dir.mkdir(parents=True, exist_ok=True)
-    shutil.move(src, dest_dir / name)
+    shutil.move(src, dest_dir / safe_filename(filename))

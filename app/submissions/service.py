@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
@@ -11,7 +12,7 @@ from app.auth.service import Principal
 from app.competitions.quotas import check_quotas, lock_team_phase
 from app.competitions.service import resolve_target
 from app.config import Settings
-from app.kit.db import utcnow
+from app.kit.db import run_after_commit, utcnow
 from app.kit.errors import BadRequest, NotFound
 from app.queue import BUILD_TASK, TaskQueue, enqueue_after_commit
 from app.submissions.archive import (
@@ -20,12 +21,14 @@ from app.submissions.archive import (
     archive_kind,
     copy_single_file,
     extract_archive,
+    safe_filename,
     unwrap_single_directory,
 )
 from app.submissions.models import Evaluation, Submission
 from app.submissions.repository import EvaluationRepository, SubmissionRepository
 from app.submissions.storage import Storage
 from app.submissions.upload import ReceivedForm
+from app.uploads.service import claim_completed, forget
 
 UPLOAD_FIELDS = {"context", "weights"}
 
@@ -62,19 +65,36 @@ def _prepare_context(
     return root
 
 
-def _prepare_weights(form: ReceivedForm, staging: Path, settings: Settings) -> Path | None:
+def _prepare_weights(
+    session: Session, form: ReceivedForm, staging: Path, settings: Settings, team_id: str
+) -> tuple[Path, str] | None:
+    """The weights, unpacked into staging: from the `weights` file of this request, or from a
+    completed resumable upload named by `weights_upload` (forgotten once the row commits)."""
     upload = form.files.get("weights")
+    upload_id = form.fields.get("weights_upload", "").strip()
+    if upload is not None and upload_id:
+        raise BadRequest("send either the `weights` file or `weights_upload`, not both")
+    target = staging / "weights"
+    limits = ExtractLimits(settings.max_weights_bytes, settings.max_archive_files)
+    if upload_id:
+        claimed = claim_completed(settings, team_id, upload_id)
+        if archive_kind(claimed.path) is not None:
+            extract_archive(claimed.path, target, limits, what="weights")
+        else:
+            # Same filesystem: a rename, not a copy of many gigabytes.
+            target.mkdir(parents=True)
+            os.replace(claimed.path, target / safe_filename(claimed.filename))
+        run_after_commit(session, lambda: forget(settings, upload_id))
+        return target, claimed.sha256
     if upload is None:
         return None
     if upload.size == 0:
         raise BadRequest("the form field `weights` is empty; leave it out or attach a file")
-    target = staging / "weights"
     if archive_kind(upload.path) is not None:
-        limits = ExtractLimits(settings.max_weights_bytes, settings.max_archive_files)
         extract_archive(upload.path, target, limits, what="weights")
     else:
         copy_single_file(upload.path, target, upload.filename)
-    return target
+    return target, upload.sha256
 
 
 def precheck(
@@ -118,12 +138,13 @@ def create_submission(
     storage = Storage(settings.data_dir)
     dockerfile = _dockerfile_path(form.fields.get("dockerfile", "Dockerfile"))
     context_root = _prepare_context(form, staging, settings, dockerfile)
-    weights_root = _prepare_weights(form, staging, settings)
-    weights_sha = form.files["weights"].sha256 if weights_root is not None else None
 
     if target.phase is not None:
         lock_team_phase(session, team.team_id, target.phase.id)
         check_quotas(session, team.team_id, target.phase, now)
+    # Weights last: a refused submission leaves a resumable upload untouched for the next try.
+    weights = _prepare_weights(session, form, staging, settings, team.team_id)
+    weights_root, weights_sha = weights if weights else (None, None)
     submission = Submission(
         team_id=team.team_id,
         phase_id=target.phase.id if target.phase else None,

@@ -10,7 +10,7 @@ DELETE /api/v1/uploads/{id}            -> 204
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
@@ -26,6 +26,7 @@ from app.uploads.schemas import (
     UploadCompleted,
     UploadCreate,
     UploadCreated,
+    UploadList,
     UploadOffset,
     UploadRead,
 )
@@ -59,7 +60,9 @@ def _offset_conflict(exc: service.OffsetConflict) -> JSONResponse:
     )
 
 
-_CONFLICT = {409: {"model": OffsetConflictBody, "description": "Resume from `offset`"}}
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": OffsetConflictBody, "description": "Resume from `offset`"}
+}
 
 router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"])
 
@@ -73,7 +76,27 @@ def create_upload(body: UploadCreate, team: UploadTeam, settings: SettingsDep) -
     )
 
 
-@router.patch("/{upload_id}", response_model=UploadOffset, responses=_CONFLICT)
+@router.get("", response_model=UploadList)
+def list_uploads(team: UploadTeam, settings: SettingsDep) -> UploadList:
+    """This team's uploads not yet claimed by a submission, complete or not."""
+    items = [UploadRead.build(m) for m in service.list_uploads(settings, _team_id(team))]
+    return UploadList(items=items)
+
+
+_RAW_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            ctype: {"schema": {"type": "string", "format": "binary"}}
+            for ctype in CHUNK_CONTENT_TYPES
+        },
+    }
+}
+
+
+@router.patch(
+    "/{upload_id}", response_model=UploadOffset, responses=_CONFLICT, openapi_extra=_RAW_BODY
+)
 async def write_chunk(
     upload_id: str,
     request: Request,

@@ -42,6 +42,10 @@ class UploadRead(BaseModel):
         )
 
 
+class UploadList(BaseModel):
+    items: list[UploadRead]
+
+
 class UploadOffset(BaseModel):
     offset: int
 

@@ -62,6 +62,21 @@ def quasi_prefix_exact_match(gold: str, pred: str) -> float:
     return 1.0 if normalize_text(pred).startswith(normalize_text(gold)) else 0.0
 
 
+@register_metric("f1_score")
+def f1_score(gold: str, pred: str) -> float:
+    """HELM's f1_score: nltk's f_measure (alpha 0.5) over the *sets* of normalized words, so a
+    repeated word counts once; 0.0 when either side is empty after normalizing."""
+    gold_words = set(normalize_text(gold).split())
+    pred_words = set(normalize_text(pred).split())
+    if not gold_words or not pred_words:
+        return 0.0
+    common = len(gold_words & pred_words)
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(pred_words), common / len(gold_words)
+    return 1.0 / (0.5 / precision + 0.5 / recall)
+
+
 @register_metric("exact_match_indicator")
 def exact_match_indicator(gold: str, pred: str, indicator: str = " ") -> float:
     """Exact match of what follows the last `indicator` (HELM: the last word)."""

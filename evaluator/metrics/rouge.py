@@ -19,7 +19,7 @@ from evaluator.metrics.reference import register_metric
 
 @cache
 def _scorer(rouge_type: str) -> Any:
-    from rouge_score import rouge_scorer  # type: ignore[import-untyped]
+    from rouge_score import rouge_scorer
 
     return rouge_scorer.RougeScorer([rouge_type], use_stemmer=True)
 

@@ -28,8 +28,9 @@ def test_podium_up_runs_a_submission_end_to_end(tmp_path: Path) -> None:
     env.update(PODIUM_SCENARIO_DATA=str(SCENARIO_DATA), PODIUM_START_TIMEOUT_S="120")
     log_path = tmp_path / "up.log"
     cmd = [sys.executable, "-m", "app.cli", "up", "--data-dir", str(data_dir), "--port", str(port)]
-    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=log_path.open("wb"),
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=REPO, stdout=log_path.open("wb"), stderr=subprocess.STDOUT
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -47,12 +48,29 @@ def test_podium_up_runs_a_submission_end_to_end(tmp_path: Path) -> None:
         assert (data_dir / "podium.db").exists()
 
         created = subprocess.run(
-            [sys.executable, "-m", "app.cli", "--data-dir", str(data_dir), "admin", "create-team",
-             "embedded"], env=env, cwd=REPO, capture_output=True, text=True, check=True)
+            [
+                sys.executable,
+                "-m",
+                "app.cli",
+                "--data-dir",
+                str(data_dir),
+                "admin",
+                "create-team",
+                "embedded",
+            ],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         token = created.stdout.strip().splitlines()[-1]
         headers = {"Authorization": f"Bearer {token}"}
-        resp = httpx.post(f"{url}/api/v1/submissions", headers=headers,
-                          files={"context": ("c.tgz", io.BytesIO(context_tar(["always", " B"])))})
+        resp = httpx.post(
+            f"{url}/api/v1/submissions",
+            headers=headers,
+            files={"context": ("c.tgz", io.BytesIO(context_tar(["always", " B"])))},
+        )
         assert resp.status_code == 201, resp.text
         sid = resp.json()["id"]
         deadline = time.monotonic() + 300
@@ -68,8 +86,9 @@ def test_podium_up_runs_a_submission_end_to_end(tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(timeout=60)
     # A second start reuses the data directory and does not mint another admin token.
-    again = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
+    again = subprocess.Popen(
+        cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -4,8 +4,8 @@ on a real database (SQLite and PostgreSQL, schema from the migrations)."""
 from __future__ import annotations
 
 import contextlib
-import uuid
 import socket
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path

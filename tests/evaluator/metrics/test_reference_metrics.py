@@ -81,3 +81,17 @@ def test_final_number_exact_match(gold: str, pred: str, expected: float) -> None
 def test_exact_match_indicator_compares_the_last_word() -> None:
     assert exact_match_indicator("so The answer is 4.", "thus The answer is 4.") == 1.0
     assert exact_match_indicator("The answer is 4.", "The answer is 4") == 0.0
+
+
+def test_f1_score_as_helm() -> None:
+    from evaluator.metrics.reference import f1_score
+
+    # HELM's f1_score: nltk f_measure over sets of normalized words (articles, punctuation,
+    # case dropped). gold {capital, of, france, paris} vs pred {paris, is, capital}:
+    # precision 2/3, recall 2/4, F = 1 / (0.5/(2/3) + 0.5/(1/2)) = 4/7.
+    assert f1_score("The capital of France: Paris", "Paris is the capital") == pytest.approx(4 / 7)
+    assert f1_score("Paris", "paris.") == 1.0
+    # Sets, not bags: repeating a word does not change the score.
+    assert f1_score("a b", "b b b") == f1_score("a b", "b")
+    assert f1_score("", "x") == 0.0 and f1_score("x", "the") == 0.0
+    assert f1_score("x y", "z") == 0.0
