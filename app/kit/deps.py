@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.auth.models import Role
 from app.auth.service import Principal, authenticate
 from app.config import Settings
-from app.kit.db import get_sessionmaker
+from app.kit.db import session_scope
 from app.queue import TaskQueue
 
 
@@ -25,15 +25,8 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 def get_session(settings: SettingsDep) -> Iterator[Session]:
     """The request's unit of work: commit when the handler returns, roll back on error."""
-    session = get_sessionmaker(settings.database_url)()
-    try:
+    with session_scope(settings.database_url) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 # scope="function": commit before the response is sent, so a 201 means the row is there
