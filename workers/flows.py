@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import evaluator
@@ -33,7 +34,7 @@ from app.submissions.response_cache import DbResponseCache, cache_scope
 from app.submissions.storage import Storage
 from workers.context import WorkerContext
 from workers.heartbeat import Heartbeat
-from workers.sandbox.runtime import BuildSpec, ContainerSpec, SandboxError
+from workers.sandbox.runtime import BuildSpec, ContainerSpec, ImageNotFound, SandboxError
 
 log = logging.getLogger(__name__)
 
@@ -242,7 +243,39 @@ def _run_in_container(ctx: WorkerContext, job: _Job, suite: Any, gpu_ids: list[s
     )
     name = f"podium-eval-{job.evaluation_id}"
     runtime.remove(name)  # a container left by a killed worker for this same evaluation
-    container_id = runtime.start(
+    try:
+        container_id = _start(ctx, job, settings, weights_dir, name, gpu_ids)
+    except ImageNotFound as exc:
+        _forget_image(ctx, job)
+        raise EvaluationFailed(
+            FailureReason.internal_error,
+            "the image of this submission was removed to free disk space; an organizer's "
+            "re-run rebuilds it. This is not your submission's fault.",
+        ) from exc
+    with session_scope(settings.database_url) as session:
+        evaluation = session.get(Evaluation, job.evaluation_id)
+        assert evaluation is not None
+        evaluation.gpu_ids = ",".join(gpu_ids)
+    try:
+        try:
+            with runtime.endpoint(container_id, settings.container_port) as base_url:
+                return asyncio.run(_drive(ctx, job, suite, base_url, container_id))
+        except SandboxError as exc:
+            raise _explain_stop(ctx, job, container_id, f"the container stopped ({exc})") from exc
+    finally:
+        _save_container_log(ctx, job, container_id)
+        runtime.remove(container_id)
+
+
+def _start(
+    ctx: WorkerContext,
+    job: _Job,
+    settings: Settings,
+    weights_dir: Path | None,
+    name: str,
+    gpu_ids: list[str],
+) -> str:
+    return ctx.runtime.start(
         ContainerSpec(
             image=job.image_id,
             name=name,
@@ -258,19 +291,14 @@ def _run_in_container(ctx: WorkerContext, job: _Job, suite: Any, gpu_ids: list[s
             log_max_bytes=max(settings.log_limit_bytes * 4, 10 * 1024 * 1024),
         )
     )
-    with session_scope(settings.database_url) as session:
-        evaluation = session.get(Evaluation, job.evaluation_id)
-        assert evaluation is not None
-        evaluation.gpu_ids = ",".join(gpu_ids)
-    try:
-        try:
-            with runtime.endpoint(container_id, settings.container_port) as base_url:
-                return asyncio.run(_drive(ctx, job, suite, base_url, container_id))
-        except SandboxError as exc:
-            raise _explain_stop(ctx, job, container_id, f"the container stopped ({exc})") from exc
-    finally:
-        _save_container_log(ctx, job, container_id)
-        runtime.remove(container_id)
+
+
+def _forget_image(ctx: WorkerContext, job: _Job) -> None:
+    """The image is gone: clear it, so an admin re-run rebuilds instead of failing again."""
+    with session_scope(ctx.settings.database_url) as session:
+        submission = session.get(Submission, job.submission_id)
+        if submission is not None and submission.image_id == job.image_id:
+            submission.image_id = None
 
 
 async def _drive(

@@ -30,6 +30,7 @@ from app.submissions.models import (
     SubmissionStatus,
 )
 from workers.flows import effective_settings
+from workers.sandbox.runtime import ContainerRuntime
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +43,24 @@ class ReapReport:
     timed_out: list[str] = field(default_factory=list)
     gave_up: list[str] = field(default_factory=list)
     rebuilt: list[str] = field(default_factory=list)
+    pruned_images: list[str] = field(default_factory=list)
 
 
-def reap(settings: Settings, queue: TaskQueue, now: datetime | None = None) -> ReapReport:
+IMAGE_LABEL = "podium.submission"
+
+
+def reap(
+    settings: Settings,
+    queue: TaskQueue,
+    now: datetime | None = None,
+    runtime: ContainerRuntime | None = None,
+) -> ReapReport:
     now = now or utcnow()
     report = ReapReport()
+    if runtime is not None:
+        # Submission images beyond the disk budget go, oldest first (never one in use); a
+        # re-run of a pruned submission rebuilds it.
+        report.pruned_images = runtime.prune_images(IMAGE_LABEL, settings.image_disk_budget_bytes)
     stale = now - timedelta(seconds=settings.stale_after_s)
     with session_scope(settings.database_url) as session:
         running = session.scalars(
@@ -113,7 +127,9 @@ def reap(settings: Settings, queue: TaskQueue, now: datetime | None = None) -> R
             submission.updated_at = now
             enqueue_after_commit(session, queue, BUILD_TASK, submission.id)
             report.rebuilt.append(submission.id)
-    if any((report.requeued, report.timed_out, report.gave_up, report.rebuilt)):
+    if any(
+        (report.requeued, report.timed_out, report.gave_up, report.rebuilt, report.pruned_images)
+    ):
         log.info("reaper: %s", report)
     return report
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.queue import BUILD_TASK, EVALUATE_TASK, NOTIFY_TASK, REAP_TASK, CeleryQueue
+from app.queue import BUILD_TASK, EVALUATE_TASK, NOTIFY_TASK, REAP_TASK
 from workers import flows, notify, reaper
 from workers.celery_app import app
 from workers.context import default_context
@@ -37,5 +37,5 @@ def notify_webhook(url: str, body: dict[str, Any]) -> None:
 
 @app.task(name=REAP_TASK)
 def reap() -> None:
-    settings = default_context().settings
-    reaper.reap(settings, CeleryQueue(settings))
+    ctx = default_context()
+    reaper.reap(ctx.settings, ctx.queue, runtime=ctx.runtime)

@@ -25,6 +25,7 @@ from workers.sandbox.runtime import (
     ContainerNotRunning,
     ContainerSpec,
     ContainerState,
+    ImageNotFound,
     SandboxError,
 )
 
@@ -108,7 +109,7 @@ class DockerRuntime:
         try:
             container = self._client.containers.create(**container_options(spec))
         except docker.errors.ImageNotFound as exc:
-            raise SandboxError(f"image {spec.image} not found") from exc
+            raise ImageNotFound(f"image {spec.image} not found") from exc
         except docker.errors.APIError as exc:
             raise SandboxError(f"cannot create container {spec.name}: {_explain(exc)}") from exc
         container_id = str(container.id)

@@ -29,6 +29,7 @@ from workers.sandbox.runtime import (
     ContainerNotRunning,
     ContainerSpec,
     ContainerState,
+    ImageNotFound,
     SandboxError,
     dockerfile_path,
 )
@@ -162,7 +163,7 @@ class FakeRuntime:
     def start(self, spec: ContainerSpec) -> str:
         with self._lock:
             if self._find_image(spec.image) is None:
-                raise SandboxError(f"image {spec.image} not found")
+                raise ImageNotFound(f"image {spec.image} not found")
             if any(c.spec.name == spec.name and not c.removed for c in self.containers.values()):
                 raise SandboxError(f"cannot create container {spec.name}: name already in use")
             container_id = f"{next(self._container_serial):064x}"

@@ -26,6 +26,10 @@ class SandboxError(Exception):
     """The runtime could not do what was asked; the message says why."""
 
 
+class ImageNotFound(SandboxError):
+    """The image to run does not exist (never built, or garbage-collected)."""
+
+
 class ContainerNotFound(SandboxError):
     """No container with that id or name exists (never built, or already removed)."""
 
