@@ -328,9 +328,10 @@ async def _evaluate_server(
             raise _explain_stop(
                 ctx, job, container_id, "the server exited before it answered"
             ) from exc
+        probe = "GET /v1/models" if job.protocol == "openai" else "POST /tokenize"
         raise EvaluationFailed(
             FailureReason.start_timeout,
-            f"the server did not answer POST /tokenize on port {settings.container_port} within "
+            f"the server did not answer {probe} on port {settings.container_port} within "
             f"{settings.start_timeout_s:.0f}s; check that it listens on 0.0.0.0:"
             f"{settings.container_port} and loads faster (see the container log)",
         ) from exc

@@ -101,3 +101,71 @@ def test_podium_up_runs_a_submission_end_to_end(tmp_path: Path) -> None:
         again.terminate()
         out, _ = again.communicate(timeout=60)
     assert "Podium is up" in out and "Admin token" not in out
+
+
+def test_phase_protocol_and_port_reach_the_worker(tmp_path: Path) -> None:
+    """A competition whose phase says `protocol = "openai"`, `port = 8000` (a `vllm serve`
+    style server): the worker speaks that protocol on that port, through the real sandbox."""
+    require(docker_ready(), "a Docker engine with the local base image")
+    port = free_port()
+    data_dir = tmp_path / "podium-data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PODIUM_")}
+    env.update(PODIUM_SCENARIO_DATA=str(SCENARIO_DATA), PODIUM_START_TIMEOUT_S="120")
+    toml = tmp_path / "competition.toml"
+    toml.write_text(
+        'slug = "vllm-cup"\n[[tracks]]\nslug = "main"\n[[phases]]\nslug = "open"\n'
+        'suite = "smoke"\nprotocol = "openai"\nport = 8000\n'
+    )
+
+    def podium(*args: str) -> str:
+        out = subprocess.run(
+            [sys.executable, "-m", "app.cli", "--data-dir", str(data_dir), *args],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return out.stdout
+
+    assert "competition 'vllm-cup' created" in podium("admin", "apply", str(toml))
+    token = podium("admin", "create-team", "vllm-team").strip().splitlines()[-1]
+    log_path = tmp_path / "up.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "up", "--data-dir", str(data_dir), "--port", str(port)],
+        env=env,
+        cwd=REPO,
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        headers = {"Authorization": f"Bearer {token}"}
+        resp = httpx.post(
+            f"{url}/api/v1/submissions",
+            headers=headers,
+            files={"context": ("c.tgz", io.BytesIO(context_tar(["openai"])))},
+        )
+        assert resp.status_code == 201, resp.text
+        assert resp.json()["competition"] == "vllm-cup" and resp.json()["phase"] == "open"
+        sid = resp.json()["id"]
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            body = httpx.get(f"{url}/api/v1/submissions/{sid}", headers=headers).json()
+            if body["status"] in ("scored", "failed"):
+                break
+            time.sleep(1)
+        assert body["status"] == "scored", (body["failure_message"], log_path.read_text()[-3000:])
+        assert 0 < body["scores"]["mmlu"] < 1  # always " A": the share of gold A
+        logs = httpx.get(f"{url}/api/v1/submissions/{sid}/logs", headers=headers).json()
+        assert "serving mode=openai on :8000" in logs["container_log"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)

@@ -7,6 +7,7 @@ Modes (argv[1]):
   crash       prints a message and exits 3 before listening
   probe       first tries to connect to every host:port in probe.json and prints the outcome,
               then serves like `always A`
+  openai      speaks the `openai` protocol (as `vllm serve` does) on port 8000, answering " A"
 """
 
 import json
@@ -46,8 +47,31 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def do_GET(self):
+        if self.path == "/v1/models" and MODE == "openai":
+            self._reply({"object": "list", "data": [{"id": "tiny", "object": "model"}]})
+        else:
+            self.send_error(404)
+
     def do_POST(self):
         request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if MODE == "openai":
+            if self.path == "/tokenize":
+                self._reply({"tokens": list(request["prompt"].encode()), "count": 0})
+            elif self.path == "/v1/completions":
+                text = answer(request["prompt"])
+                self._reply(
+                    {
+                        "object": "text_completion",
+                        "model": request.get("model"),
+                        "choices": [
+                            {"index": 0, "text": text, "logprobs": None, "finish_reason": "stop"}
+                        ],
+                    }
+                )
+            else:
+                self.send_error(404)
+            return
         if self.path == "/tokenize":
             self._reply({"tokens": list(request["text"].encode()), "request_time": 0.0})
         elif self.path == "/process":
@@ -78,5 +102,6 @@ if __name__ == "__main__":
         sys.exit(3)
     if MODE == "probe":
         probe()
-    print(f"serving mode={MODE} on :80", flush=True)
-    ThreadingHTTPServer(("0.0.0.0", 80), Handler).serve_forever()
+    port = 8000 if MODE == "openai" else 80
+    print(f"serving mode={MODE} on :{port}", flush=True)
+    ThreadingHTTPServer(("0.0.0.0", port), Handler).serve_forever()
