@@ -59,6 +59,9 @@ class Harness:
             self.runtime.crash(spec.name, exit_code=3, logs="Traceback: CUDA not found\n")
             yield _closed_port_url()
             return
+        if "hang" in self.on_start:  # the process runs but never listens
+            yield _closed_port_url()
+            return
         if "oom" in self.on_start:
             self.runtime.oom(spec.name, logs="loading 70B weights\n")
             yield _closed_port_url()

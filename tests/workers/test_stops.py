@@ -80,3 +80,16 @@ def test_admin_cancel_stops_a_running_evaluation(settings: Settings) -> None:
     assert harness.servers[0].stats.process_requests < 20
     assert harness.runtime.live_containers() == []
     assert time.monotonic() - started < 30
+
+
+def test_server_that_never_answers_is_start_timeout(settings: Settings) -> None:
+    harness = Harness(settings.model_copy(update={"start_timeout_s": 1.5}), FakeServerConfig())
+    harness.on_start.append("hang")
+    sid = harness.submission()
+    harness.build(sid)
+    flows.evaluate(harness.ctx, harness.evaluation_id())
+    sub, _ = harness.get(sid)
+    assert sub.status is SubmissionStatus.failed
+    assert sub.failure_reason is not None and sub.failure_reason.value == "start_timeout"
+    assert "did not answer POST /tokenize on port 80 within 2s" in (sub.failure_message or "")
+    assert harness.runtime.live_containers() == []
