@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     gpus: str = ""
     """Comma-separated GPU ids this worker hands out, one per running evaluation."""
     heartbeat_s: float = Field(15.0, gt=0)
+    reap_every_s: float = Field(60.0, gt=0)
+    """How often the reaper looks for lost work (Celery beat)."""
     max_attempts: int = Field(3, ge=1)
     """Times an evaluation is started before a dying worker fails it for good."""
 

@@ -31,7 +31,7 @@ TASK_QUEUES = {
     NOTIFY_TASK: BUILD_QUEUE,
     REAP_TASK: BUILD_QUEUE,
 }
-REAP_EVERY_S = 60.0
+
 
 _PENDING = "podium_pending_tasks"
 
@@ -46,7 +46,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "task_ignore_result": True,
         "broker_connection_retry_on_startup": True,
-        "beat_schedule": {"reap": {"task": REAP_TASK, "schedule": REAP_EVERY_S}},
+        "beat_schedule": {"reap": {"task": REAP_TASK, "schedule": settings.reap_every_s}},
         "beat_schedule_filename": str(settings.data_dir / "celerybeat-schedule"),
     }
     if settings.uses_filesystem_broker:

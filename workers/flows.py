@@ -158,37 +158,50 @@ class _Job:
 
 
 def evaluate(ctx: WorkerContext, evaluation_id: str) -> None:
-    job = _claim(ctx, evaluation_id)
-    if job is None:
-        return
-    try:
-        suite = evaluator.get_suite(job.suite_name)
-        with session_scope(ctx.settings.database_url) as session:
-            evaluation = session.get(Evaluation, evaluation_id)
-            assert evaluation is not None
-            evaluation.suite_hash = suite.content_hash
-            evaluation.evaluator_version = evaluator.EVALUATOR_VERSION
-        gpu_count = job.settings.gpus_per_evaluation if ctx.gpus.gpu_ids else 0
-        with ctx.gpus.acquire(count=gpu_count) as gpu_ids:
+    # GPUs first, then the claim: an evaluation waiting for a free GPU stays `queued`, so the
+    # reaper never mistakes the wait for a dead worker.
+    with ctx.gpus.acquire(count=_gpus_needed(ctx, evaluation_id)) as gpu_ids:
+        job = _claim(ctx, evaluation_id)
+        if job is None:
+            return
+        try:
+            suite = evaluator.get_suite(job.suite_name)
+            with session_scope(ctx.settings.database_url) as session:
+                evaluation = session.get(Evaluation, evaluation_id)
+                assert evaluation is not None
+                evaluation.suite_hash = suite.content_hash
+                evaluation.evaluator_version = evaluator.EVALUATOR_VERSION
             result = _run_in_container(ctx, job, suite, gpu_ids)
-    except EvaluationFailed as failure:
-        _finish_failed(ctx, job, failure.reason, failure.message)
-        return
-    except EvaluationCancelled:
-        log.info("evaluation %s stopped: cancelled by an admin", evaluation_id)
-        _finish_failed(ctx, job, FailureReason.internal_error, "cancelled")  # marks it cancelled
-        return
-    except Exception as exc:
-        log.exception("evaluation %s failed inside Podium", evaluation_id)
-        _finish_failed(
-            ctx,
-            job,
-            FailureReason.internal_error,
-            f"Podium failed while evaluating ({type(exc).__name__}: {exc}); "
-            "the organizers have the details. This is not your submission's fault.",
-        )
-        return
-    _finish_scored(ctx, job, result)
+        except EvaluationFailed as failure:
+            _finish_failed(ctx, job, failure.reason, failure.message)
+            return
+        except EvaluationCancelled:
+            log.info("evaluation %s stopped: cancelled by an admin", evaluation_id)
+            _finish_failed(ctx, job, FailureReason.internal_error, "cancelled")  # -> cancelled
+            return
+        except Exception as exc:
+            log.exception("evaluation %s failed inside Podium", evaluation_id)
+            _finish_failed(
+                ctx,
+                job,
+                FailureReason.internal_error,
+                f"Podium failed while evaluating ({type(exc).__name__}: {exc}); "
+                "the organizers have the details. This is not your submission's fault.",
+            )
+            return
+        _finish_scored(ctx, job, result)
+
+
+def _gpus_needed(ctx: WorkerContext, evaluation_id: str) -> int:
+    if not ctx.gpus.gpu_ids:
+        return 0
+    with session_scope(ctx.settings.database_url) as session:
+        evaluation = session.get(Evaluation, evaluation_id)
+        submission = session.get(Submission, evaluation.submission_id) if evaluation else None
+        if submission is None or submission.status is not S.evaluating:
+            return 0  # nothing will run; the claim below says why
+        phase = session.get(Phase, submission.phase_id) if submission.phase_id else None
+        return effective_settings(ctx.settings, phase).gpus_per_evaluation
 
 
 def _claim(ctx: WorkerContext, evaluation_id: str) -> _Job | None:

@@ -3,8 +3,9 @@
 - A running evaluation whose heartbeat is stale lost its worker: it is re-queued (the new task
   resumes from the stored responses), unless it is past its phase's time budget (then it fails
   with `eval_timeout`) or was already started `max_attempts` times (`internal_error`).
-- A submission still `queued` long after upload (its build task was lost, e.g. the broker was
-  down at upload time) gets its build task sent again; builds are idempotent.
+- A submission still `queued` long after upload, or an evaluation still `queued` long after it
+  was queued, lost its task (e.g. the broker was down at that moment): the task is sent again;
+  builds and evaluations are idempotent.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ from workers.sandbox.runtime import ContainerRuntime
 
 log = logging.getLogger(__name__)
 
-LOST_BUILD_AFTER = timedelta(minutes=10)
+# Queued work nobody took for this long lost its task (e.g. the broker was down); evaluations
+# may wait for a free GPU far longer than this, and a duplicate task is harmless.
+LOST_TASK_AFTER = timedelta(minutes=30)
 
 
 @dataclass
@@ -95,8 +98,10 @@ def reap(
                 )
                 report.gave_up.append(evaluation.id)
             else:
-                # Fresh heartbeat: the next reap leaves it alone while the new task starts.
-                evaluation.heartbeat_at = now
+                # Back to queued: the next task claims it at once, and this reaper no longer
+                # sees it as running with a stale heartbeat.
+                evaluation.status = EvaluationStatus.queued
+                evaluation.updated_at = now
                 enqueue_after_commit(session, queue, EVALUATE_TASK, evaluation.id)
                 report.requeued.append(evaluation.id)
                 record(
@@ -117,10 +122,21 @@ def reap(
                 reason=submission.failure_reason.value if submission.failure_reason else None,
             )
             notify_if_finished(session, queue, submission)
+        waiting = session.scalars(
+            select(Evaluation).where(
+                Evaluation.status == EvaluationStatus.queued,
+                Evaluation.updated_at < now - LOST_TASK_AFTER,
+            )
+        ).all()
+        for evaluation in waiting:
+            # Queued this long with no worker taking it: its task was lost; send it again.
+            evaluation.updated_at = now
+            enqueue_after_commit(session, queue, EVALUATE_TASK, evaluation.id)
+            report.requeued.append(evaluation.id)
         lost = session.scalars(
             select(Submission).where(
                 Submission.status == SubmissionStatus.queued,
-                Submission.updated_at < now - LOST_BUILD_AFTER,
+                Submission.updated_at < now - LOST_TASK_AFTER,
             )
         ).all()
         for submission in lost:

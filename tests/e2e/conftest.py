@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,34 @@ class Stack:
     data_dir: Path
     admin_token: str
     team_tokens: dict[str, str]
+    beat: bool = False
+    worker: subprocess.Popen[bytes] | None = None
+    workers_started: int = 0
+
+    def start_worker(self) -> None:
+        self.workers_started += 1
+        log = self.data_dir / "logs" / f"worker-{self.workers_started}.log"
+        self.worker = subprocess.Popen(
+            [*WORKER_ARGV, *(["--beat"] if self.beat else [])],
+            env=self.env,
+            cwd=REPO,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+
+    def stop_worker(self, kill: bool = False) -> None:
+        if self.worker is None:
+            return
+        if kill:
+            self.worker.kill()  # SIGKILL: no warm shutdown, nothing acknowledged or cleaned up
+        else:
+            self.worker.terminate()
+        try:
+            self.worker.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.worker.kill()
+            self.worker.wait()
+        self.worker = None
 
     def podium(self, *args: str) -> str:
         out = subprocess.run(
@@ -125,21 +154,38 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60) -
     raise RuntimeError(f"{url} did not answer within {timeout_s}s")
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+WORKER_ARGV = [
+    sys.executable,
+    "-m",
+    "app.cli",
+    "worker",
+    "--queues",
+    "build,evaluate",
+    "--pool",
+    "threads",
+    "--concurrency",
+    "2",
+]
+
+
+@contextmanager
+def running_stack(
+    data_dir: Path, redis_url: str, extra_env: dict[str, str] | None = None, beat: bool = False
+) -> Iterator[Stack]:
+    """API (uvicorn) + one Celery worker as processes, on a fresh PostgreSQL database and
+    `redis_url` (flushed), with data under `data_dir`."""
     require(docker_ready(), f"a Docker engine with the local base image {BASE_IMAGE}")
-    require(redis_ready(REDIS_E2E_URL), f"Redis at {REDIS_E2E_URL}")
+    require(redis_ready(redis_url), f"Redis at {redis_url}")
     import redis
 
-    redis.Redis.from_url(REDIS_E2E_URL).flushdb()
-    data_dir = tmp_path_factory.mktemp("e2e-data")
+    redis.Redis.from_url(redis_url).flushdb()
     with fresh_postgres_database() as database_url:
         env = dict(
             os.environ,
             PODIUM_ENVIRONMENT="test",
             PODIUM_DATA_DIR=str(data_dir),
             PODIUM_DATABASE_URL=database_url,
-            PODIUM_BROKER_URL=REDIS_E2E_URL,
+            PODIUM_BROKER_URL=redis_url,
             PODIUM_SCENARIO_DATA=str(SCENARIO_DATA),
             PODIUM_START_TIMEOUT_S="120",
             PODIUM_BUILD_TIMEOUT_S="900",
@@ -150,9 +196,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             PODIUM_HEARTBEAT_S="1",
             PODIUM_EVAL_CONCURRENCY="8",
         )
+        env.update(extra_env or {})
         port = free_port()
         logs = data_dir / "logs"
-        logs.mkdir()
+        logs.mkdir(parents=True, exist_ok=True)
         api = subprocess.Popen(
             [
                 sys.executable,
@@ -170,51 +217,31 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             stdout=(logs / "api.log").open("wb"),
             stderr=subprocess.STDOUT,
         )
-        worker = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "app.cli",
-                "worker",
-                "--queues",
-                "build,evaluate",
-                "--pool",
-                "threads",
-                "--concurrency",
-                "2",
-            ],
-            env=env,
-            cwd=REPO,
-            stdout=(logs / "worker.log").open("wb"),
-            stderr=subprocess.STDOUT,
-        )
+        stack = Stack(f"http://127.0.0.1:{port}", env, data_dir, "", {}, beat=beat)
+        stack.start_worker()
         try:
             _wait_http(f"http://127.0.0.1:{port}/healthz", api)
-            admin = (
-                subprocess.run(
-                    [sys.executable, "-m", "app.cli", "admin", "create-token", "--role", "admin"],
-                    env=env,
-                    cwd=REPO,
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
-                .stdout.strip()
-                .splitlines()[-1]
+            stack.admin_token = (
+                stack.podium("admin", "create-token", "--role", "admin").strip().splitlines()[-1]
             )
-            yield Stack(f"http://127.0.0.1:{port}", env, data_dir, admin, {})
+            yield stack
         finally:
-            for proc in (worker, api):
-                proc.terminate()
-            for proc in (worker, api):
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            stack.stop_worker()
+            api.terminate()
+            try:
+                api.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                api.kill()
             _remove_images(data_dir)
-            for name in ("api.log", "worker.log"):
-                tail = (logs / name).read_text(errors="replace")[-3000:]
-                sys.stderr.write(f"\n--- {name} (tail) ---\n{tail}\n")
+            for log in sorted(logs.glob("*.log")):
+                tail = log.read_text(errors="replace")[-3000:]
+                sys.stderr.write(f"\n--- {log.name} (tail) ---\n{tail}\n")
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(tmp_path_factory.mktemp("e2e-data"), REDIS_E2E_URL) as s:
+        yield s
 
 
 def _remove_images(data_dir: Path) -> None:

@@ -56,8 +56,9 @@ def test_dead_worker_is_requeued_once(settings: Settings) -> None:
     queue = RecordingQueue()
     assert reap(settings, queue).requeued == [eid]
     assert queue.sent == [(EVALUATE_TASK, (eid,))]
-    assert reap(settings, queue).requeued == []  # its heartbeat was refreshed: not twice
-    assert _state(settings, sid, eid)[0].status is SubmissionStatus.evaluating
+    assert reap(settings, queue).requeued == []  # queued again now: not sent twice
+    sub, ev = _state(settings, sid, eid)
+    assert sub.status is SubmissionStatus.evaluating and ev.status is EvaluationStatus.queued
 
 
 def test_past_budget_fails_with_eval_timeout(settings: Settings) -> None:
@@ -83,6 +84,20 @@ def test_worker_dying_again_and_again_gives_up(settings: Settings) -> None:
     assert reap(settings, RecordingQueue()).gave_up == [eid]
     sub, _ = _state(settings, sid, eid)
     assert sub.failure_reason is not None and sub.failure_reason.value == "internal_error"
+
+
+def test_lost_evaluate_task_is_sent_again(settings: Settings) -> None:
+    sid, eid = _running(settings, heartbeat_age_s=0, started_age_s=0)
+    with session_scope(settings.database_url) as session:
+        session.execute(
+            update(Evaluation).values(
+                status=EvaluationStatus.queued, updated_at=utcnow() - timedelta(hours=1)
+            )
+        )
+    queue = RecordingQueue()
+    assert reap(settings, queue).requeued == [eid]
+    assert queue.sent == [(EVALUATE_TASK, (eid,))]
+    assert reap(settings, queue).requeued == []
 
 
 def test_lost_build_task_is_sent_again(settings: Settings) -> None:

@@ -7,6 +7,7 @@ Modes (argv[1]):
   crash       prints a message and exits 3 before listening
   probe       first tries to connect to every host:port in probe.json and prints the outcome,
               then serves like `always A`
+  slow        like `always A`, but each answer takes argv[2] seconds
   openai      speaks the `openai` protocol (as `vllm serve` does) on port 8000, answering " A"
 """
 
@@ -35,6 +36,9 @@ def answer(prompt):
     print("ASKED " + json.dumps(key), flush=True)
     if MODE == "answer_key":
         return " " + KEY.get(key, "?")
+    if MODE == "slow":
+        time.sleep(float(sys.argv[2]))
+        return " A"
     return sys.argv[2] if len(sys.argv) > 2 else " A"
 
 
