@@ -16,7 +16,7 @@ from typing import Any
 
 import evaluator
 from app.competitions.models import Phase
-from app.competitions.service import sandbox_overrides
+from app.competitions.service import sandbox_overrides, suite_for
 from app.config import Settings
 from app.kit.db import session_scope, utcnow
 from app.notifications import notify_if_finished
@@ -155,6 +155,8 @@ class _Job:
     protocol: str
     cache_scope: str
     """Which stored responses this evaluation may reuse (see app.submissions.response_cache)."""
+    suite: evaluator.Suite
+    """The suite as the phase runs it (see app.competitions.service.suite_for)."""
 
 
 def evaluate(ctx: WorkerContext, evaluation_id: str) -> None:
@@ -165,7 +167,7 @@ def evaluate(ctx: WorkerContext, evaluation_id: str) -> None:
         if job is None:
             return
         try:
-            suite = evaluator.get_suite(job.suite_name)
+            suite = job.suite
             with session_scope(ctx.settings.database_url) as session:
                 evaluation = session.get(Evaluation, evaluation_id)
                 assert evaluation is not None
@@ -226,12 +228,24 @@ def _claim(ctx: WorkerContext, evaluation_id: str) -> _Job | None:
             # that worker die, the reaper re-queues the evaluation once its heartbeat is stale.
             log.info("evaluate: evaluation %s is running elsewhere", evaluation_id)
             return None
+        phase = session.get(Phase, submission.phase_id) if submission.phase_id else None
+        try:
+            suite = suite_for(evaluation.suite_name, phase)
+        except evaluator.SuiteNotFound as exc:
+            message = (
+                f"suite {evaluation.suite_name!r} is not known to this worker ({exc}); the "
+                "organizers must deploy it. This is not your submission's fault."
+            )
+            evaluation.status = EvaluationStatus.failed
+            evaluation.error = message
+            transition(submission, S.failed, reason=FailureReason.internal_error, message=message)
+            notify_if_finished(session, ctx.queue, submission)
+            return None
         evaluation.status = EvaluationStatus.running
         evaluation.attempts += 1
         evaluation.started_at = evaluation.started_at or utcnow()
         evaluation.heartbeat_at = utcnow()
         assert evaluation.image_id is not None
-        phase = session.get(Phase, submission.phase_id) if submission.phase_id else None
         return _Job(
             evaluation_id=evaluation.id,
             submission_id=submission.id,
@@ -240,6 +254,7 @@ def _claim(ctx: WorkerContext, evaluation_id: str) -> _Job | None:
             suite_name=evaluation.suite_name,
             settings=effective_settings(ctx.settings, phase),
             protocol=phase.protocol if phase else "neurips2023",
+            suite=suite,
             cache_scope=cache_scope(
                 evaluation.image_id,
                 evaluation.weights_sha256,

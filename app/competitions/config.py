@@ -61,6 +61,9 @@ class PhaseConfig(_Strict):
     opens_at: datetime | None = None
     closes_at: datetime | None = None
     protocol: Literal["neurips2023", "openai"] = "neurips2023"
+    context_window: int | None = Field(
+        None, ge=256, le=1_000_000, description="tokens; prompts are fitted to it as HELM does"
+    )
     port: int = Field(80, ge=1, le=65535)
     weight: float = Field(1.0, ge=0)
     sandbox: SandboxConfig = SandboxConfig()

@@ -62,6 +62,8 @@ class Phase(IdMixin, TimestampMixin, Base):
     opens_at: Mapped[datetime | None] = mapped_column(default=None)
     closes_at: Mapped[datetime | None] = mapped_column(default=None)
     protocol: Mapped[str] = mapped_column(String(50), default="neurips2023")
+    context_window: Mapped[int | None] = mapped_column(Integer, default=None)
+    """Tokens the servers of this phase accept; None keeps the suite's (2048, as HELM)."""
     port: Mapped[int] = mapped_column(Integer, default=80)
     sandbox: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     """Overrides of the worker's sandbox settings (Settings field name -> value)."""

@@ -40,6 +40,16 @@ class ApplyReport:
     removed: list[str]
 
 
+def suite_for(suite_name: str, phase: Phase | None) -> evaluator.Suite:
+    """The suite a phase evaluates with: the registered one, fitted to the phase's context
+    window when it sets one. Workers, re-runs and rescoring all go through here, so they agree
+    on the suite's content hash."""
+    suite = evaluator.get_suite(suite_name)
+    if phase is not None and phase.context_window:
+        suite = suite.with_context_window(phase.context_window)
+    return suite
+
+
 def _check_suite(phase_slug: str, suite_name: str, hidden: list[str]) -> None:
     try:
         suite = evaluator.get_suite(suite_name)
@@ -97,6 +107,7 @@ def apply_competition(session: Session, config: CompetitionConfig) -> ApplyRepor
         phase.hidden_scenarios = list(pc.hidden_scenarios)
         phase.opens_at, phase.closes_at = pc.opens_at, pc.closes_at
         phase.protocol, phase.port, phase.weight = pc.protocol, pc.port, pc.weight
+        phase.context_window = pc.context_window
         phase.sandbox = pc.sandbox.model_dump(exclude_none=True)
         phase.quota_per_day = pc.quotas.per_day
         phase.quota_total = pc.quotas.total

@@ -8,6 +8,7 @@ import evaluator
 from app.audit.service import record
 from app.auth.service import Principal
 from app.competitions.models import Phase
+from app.competitions.service import suite_for
 from app.config import Settings
 from app.kit.db import utcnow
 from app.kit.errors import Conflict, NotFound
@@ -83,8 +84,9 @@ def rerun(
         record(session, actor, "rerun", "submission", submission_id, rebuild=True)
         return submission
     name = suite_name or last.suite_name
+    phase = session.get(Phase, submission.phase_id) if submission.phase_id else None
     try:
-        suite = evaluator.get_suite(name)
+        suite = suite_for(name, phase)
     except evaluator.SuiteNotFound as exc:
         raise NotFound(str(exc)) from exc
     if suite_name is None and last.suite_hash and suite.content_hash != last.suite_hash:
@@ -136,8 +138,8 @@ def rescore(
         raise Conflict(f"submission {submission_id} has no finished evaluation to rescore")
     if settings.scenario_data is None:
         raise Conflict("PODIUM_SCENARIO_DATA is not set; rescoring needs the scenario data")
-    suite = evaluator.get_suite(source.suite_name)
     phase = session.get(Phase, submission.phase_id) if submission.phase_id else None
+    suite = suite_for(source.suite_name, phase)
     client = ReplayOnlyClient(phase.protocol if phase else "neurips2023")
     salt = source.id if source.kind == FRESH_RERUN else ""
     cache = DbResponseCache(

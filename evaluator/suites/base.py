@@ -9,7 +9,7 @@ versions of the loader, prompt template, metrics and perturbation code that inte
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -58,6 +58,16 @@ class Suite:
             unpinned = [f for f in perturbation_files(spec.perturbations) if f not in pinned]
             if unpinned:
                 raise ValueError(f"{spec.name}: perturbation resources without a pin: {unpinned}")
+
+    def with_context_window(self, tokens: int) -> Suite:
+        """This suite for servers with a `tokens`-token context window: every run spec fits its
+        prompts to it (dropping in-context examples first, as HELM does). The window is part of
+        each run spec, so the variant has its own content hash."""
+        if tokens < 1:
+            raise ValueError(f"a context window must be at least 1 token, got {tokens}")
+        return replace(
+            self, run_specs=tuple(replace(s, context_window=tokens) for s in self.run_specs)
+        )
 
     @property
     def groups(self) -> tuple[str, ...]:

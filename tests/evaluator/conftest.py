@@ -25,6 +25,8 @@ def scenario_root() -> Path:
         or Path(__file__).resolve().parents[2].parent / "shared" / "scenarios"
     )
     if not (root / "MANIFEST.json").is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"scenario data not found at {root}: CI must have it")
         pytest.skip(f"scenario data not found at {root} (set PODIUM_SCENARIO_DATA)")
     return root
 

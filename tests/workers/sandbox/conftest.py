@@ -152,7 +152,7 @@ def netns_server() -> Iterator[int]:
     Lets the namespace code be tested without Docker: nothing in our namespace can reach it.
     """
     if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("ip") is None:
-        pytest.skip("needs root, unshare and ip to create a network namespace")
+        _unavailable("needs root, unshare and ip to create a network namespace")
     script = (
         f"ip link set lo up && exec {sys.executable} -m http.server 8080 --bind 127.0.0.1 "
         f"--directory {Path(__file__).parent}"

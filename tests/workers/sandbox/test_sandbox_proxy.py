@@ -205,7 +205,9 @@ def test_factory_for_a_missing_process_is_refused() -> None:
 
 def test_closed_factory_refuses_new_sockets() -> None:
     if os.geteuid() != 0:
-        pytest.skip("setns needs root")
+        from tests.conftest import require
+
+        require(False, "root (setns needs it)")
     factory = NetnsSocketFactory(os.getpid())
     factory().close()
     factory.close()
