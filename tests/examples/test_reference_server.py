@@ -30,6 +30,8 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import require
+
 pytestmark = pytest.mark.model
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,15 +39,6 @@ SUBMISSION = REPO / "examples" / "submissions" / "transformers"
 BASE_IMAGE = os.environ.get("PODIUM_TEST_ML_IMAGE", "podium-test/ml:bookworm")
 START_TIMEOUT = 120.0
 GREEDY = 1e-7  # what HELM sends for temperature 0
-
-
-def require(condition: bool, what: str) -> None:
-    """Fail in CI, skip elsewhere, when something a test needs is missing."""
-    if condition:
-        return
-    if os.environ.get("CI"):
-        pytest.fail(f"{what} is required in CI but is not available")
-    pytest.skip(f"{what} is not available here")
 
 
 def _has_model_packages() -> bool:
