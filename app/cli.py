@@ -202,7 +202,12 @@ def create_team_cmd(name: str) -> None:
 
 
 @admin.command("create-token")
-@click.option("--role", type=click.Choice(["admin", "organizer", "team"]), required=True)
+@click.option(
+    "--role",
+    type=click.Choice(["admin", "organizer", "team", "worker"]),
+    required=True,
+    help="worker: for workers on hosts without the API's disk (PODIUM_WORKER_TOKEN)",
+)
 @click.option("--team", "team_name", default=None, help="Team name, for --role team.")
 @click.option("--label", default="", help="A note to recognise the token by.")
 def create_token_cmd(role: str, team_name: str | None, label: str) -> None:

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     image_disk_budget_bytes: int = Field(200 * 1024**3, gt=0)
 
     # Worker
+    artifacts_url: str = ""
+    """The API's base URL, for workers on hosts that do not share its data directory: they
+    download build contexts and weights from it (with `worker_token`) into their own."""
+    worker_token: str = ""
+    """A `podium admin create-token --role worker` token, used with `artifacts_url`."""
     gpus_per_evaluation: int = Field(1, ge=0, le=16)
     """GPUs given to each evaluation when the worker has GPUs (phases may override)."""
     gpus: str = ""
@@ -77,6 +82,11 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{self.data_dir / 'podium.db'}"
         if not self.broker_url:
             self.broker_url = "filesystem://"
+        if self.artifacts_url and not self.worker_token:
+            raise ValueError(
+                "PODIUM_ARTIFACTS_URL needs PODIUM_WORKER_TOKEN "
+                "(create one with `podium admin create-token --role worker`)"
+            )
         if self.environment == "production" and self.database_url.startswith("sqlite"):
             raise ValueError(
                 "PODIUM_DATABASE_URL must point at PostgreSQL in production "

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from app.artifacts.router import router as artifacts_router
 from app.audit.router import router as audit_router
 from app.competitions.router import router as competitions_router
 from app.config import Settings, get_settings
@@ -46,5 +47,6 @@ def create_app(settings: Settings | None = None, queue: TaskQueue | None = None)
     app.include_router(uploads_router)
     app.include_router(competitions_router)
     app.include_router(audit_router)
+    app.include_router(artifacts_router)
     app.include_router(web_router)
     return app

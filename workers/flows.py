@@ -31,7 +31,7 @@ from app.submissions.models import (
     SubmissionStatus,
 )
 from app.submissions.response_cache import DbResponseCache, cache_scope
-from app.submissions.storage import Storage
+from workers.artifacts import ArtifactUnavailable, ensure_context, ensure_weights
 from workers.context import WorkerContext
 from workers.heartbeat import Heartbeat
 from workers.sandbox.runtime import BuildSpec, ContainerSpec, ImageNotFound, SandboxError
@@ -87,13 +87,16 @@ def build_submission(ctx: WorkerContext, submission_id: str) -> None:
         settings = effective_settings(settings, phase)
         suite_name = phase.suite_name if phase else settings.default_suite
 
-    context_dir = Storage(settings.data_dir).context_dir(submission_id)
-    if not context_dir.is_dir():
+    try:
+        context_dir = ensure_context(settings, submission_id)
+    except ArtifactUnavailable as exc:
+        log.error("build of %s: %s", submission_id, exc)
         _fail(
             ctx,
             submission_id,
             FailureReason.internal_error,
-            "the uploaded build context is missing from storage; please submit again",
+            "Podium could not read the uploaded build context; the organizers have the "
+            "details. This is not your submission's fault.",
         )
         return
     result = ctx.runtime.build(
@@ -266,9 +269,15 @@ def _claim(ctx: WorkerContext, evaluation_id: str) -> _Job | None:
 def _run_in_container(ctx: WorkerContext, job: _Job, suite: Any, gpu_ids: list[str]) -> Any:
     settings = job.settings
     runtime = ctx.runtime
-    weights_dir = (
-        Storage(settings.data_dir).weights_dir(job.weights_sha256) if job.weights_sha256 else None
-    )
+    try:
+        weights_dir = ensure_weights(settings, job.weights_sha256) if job.weights_sha256 else None
+    except ArtifactUnavailable as exc:
+        log.error("evaluation %s: %s", job.evaluation_id, exc)
+        raise EvaluationFailed(
+            FailureReason.internal_error,
+            "Podium could not read the uploaded weights; the organizers have the details. "
+            "This is not your submission's fault.",
+        ) from exc
     name = f"podium-eval-{job.evaluation_id}"
     runtime.remove(name)  # a container left by a killed worker for this same evaluation
     try:

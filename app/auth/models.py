@@ -13,6 +13,8 @@ class Role(enum.StrEnum):
     team = "team"
     organizer = "organizer"
     admin = "admin"
+    worker = "worker"
+    """A worker on another host: may fetch build contexts and weights, nothing else."""
 
 
 class Team(IdMixin, TimestampMixin, Base):

@@ -34,7 +34,7 @@ def get_session(settings: SettingsDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def get_principal(request: Request, session: SessionDep) -> Principal:
+def _authenticated(request: Request, session: SessionDep) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -50,6 +50,16 @@ def get_principal(request: Request, session: SessionDep) -> Principal:
     return principal
 
 
+AnyToken = Annotated[Principal, Depends(_authenticated)]
+
+
+def get_principal(principal: AnyToken) -> Principal:
+    """A team, organizer or admin. Worker tokens only fetch artifacts."""
+    if principal.role is Role.worker:
+        raise HTTPException(403, "a worker token can only fetch build contexts and weights")
+    return principal
+
+
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
@@ -57,7 +67,8 @@ def get_optional_principal(request: Request, session: SessionDep) -> Principal |
     """The caller if a valid token was sent, else None (public pages and the leaderboard)."""
     if not request.headers.get("authorization"):
         return None
-    return get_principal(request, session)
+    principal = _authenticated(request, session)
+    return None if principal.role is Role.worker else principal
 
 
 OptionalPrincipal = Annotated[Principal | None, Depends(get_optional_principal)]
@@ -79,6 +90,15 @@ def get_admin(principal: CurrentPrincipal) -> Principal:
 
 
 CurrentAdmin = Annotated[Principal, Depends(get_admin)]
+
+
+def get_worker(principal: AnyToken) -> Principal:
+    if principal.role not in (Role.worker, Role.admin):
+        raise HTTPException(403, "this needs a worker token")
+    return principal
+
+
+CurrentWorker = Annotated[Principal, Depends(get_worker)]
 
 
 def get_team_principal(principal: CurrentPrincipal) -> Principal:

@@ -167,7 +167,8 @@ def get_visible(session: Session, principal: Principal, submission_id: str) -> S
     """The submission, if this caller may see it; otherwise 404 (never reveal it exists)."""
     submission = SubmissionRepository(session).get(submission_id)
     if submission is None or (
-        not principal.can_read_everything and submission.team_id != principal.team_id
+        not principal.can_read_everything
+        and (principal.team_id is None or submission.team_id != principal.team_id)
     ):
         raise NotFound(f"no submission {submission_id} visible to you")
     return submission
@@ -177,7 +178,8 @@ def list_visible(session: Session, principal: Principal) -> list[Submission]:
     repo = SubmissionRepository(session)
     if principal.can_read_everything:
         return list(repo.all_newest_first())
-    assert principal.team_id is not None
+    if principal.team_id is None:
+        return []  # e.g. a worker token: it sees no submissions
     return list(repo.for_team(principal.team_id))
 
 

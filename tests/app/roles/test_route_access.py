@@ -21,7 +21,7 @@ from app.queue import RecordingQueue
 from tests.app.factories import scored
 from tests.helpers import MINIMAL_DOCKERFILE, make_tar
 
-ROLES = ("anonymous", "owner", "other_team", "organizer", "admin")
+ROLES = ("anonymous", "owner", "other_team", "organizer", "admin", "worker")
 OK = {200, 201, 204}
 
 
@@ -69,6 +69,9 @@ ROUTES = [
     Case("PATCH", "/api/v1/uploads/{upload}", {"owner": OK}),
     Case("POST", "/api/v1/uploads/{upload}/complete", {"owner": OK | {409, 422}}),
     Case("DELETE", "/api/v1/uploads/{upload}", {"owner": OK}),
+    # The test's submission has no stored context or weights: 404 means "let in, not found".
+    Case("GET", "/api/v1/artifacts/contexts/{sid}", {"worker": {404}, "admin": {404}}),
+    Case("GET", "/api/v1/artifacts/weights/{sha}", {"worker": {404}, "admin": {404}}),
 ]
 
 
@@ -88,7 +91,14 @@ def world(settings: Settings) -> dict[str, Any]:
         _, other = create_team(session, "other")
         organizer = create_token(session, Role.organizer)
         admin = create_token(session, Role.admin)
-    tokens = {"owner": owner, "other_team": other, "organizer": organizer, "admin": admin}
+        worker = create_token(session, Role.worker)
+    tokens = {
+        "owner": owner,
+        "other_team": other,
+        "organizer": organizer,
+        "admin": admin,
+        "worker": worker,
+    }
     return {"tokens": tokens}
 
 
@@ -108,7 +118,7 @@ def test_route_access(settings: Settings, world: dict[str, Any], case: Case) -> 
         upload = client.post(
             "/api/v1/uploads", headers=owner, json={"filename": "w.bin", "size": 10}
         ).json()["id"]
-        path = case.path.format(sid=sid, upload=upload, competition="nope")
+        path = case.path.format(sid=sid, upload=upload, competition="nope", sha="0" * 64)
         kwargs: dict[str, Any] = {"headers": _headers(world, role)}
         if case.json is not None:
             kwargs["json"] = case.json
@@ -140,7 +150,8 @@ def test_every_route_is_in_the_table(settings: Settings) -> None:
             c.method,
             c.path.replace("{sid}", "{submission_id}")
             .replace("{upload}", "{upload_id}")
-            .replace("{competition}", "{slug}"),
+            .replace("{competition}", "{slug}")
+            .replace("{sha}", "{sha256}"),
         )
         for c in ROUTES
     }
