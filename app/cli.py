@@ -74,9 +74,10 @@ def up(host: str, port: int, worker: bool, data_dir: Path | None) -> None:
             else create_token(session, Role.admin, label="first start")
         )
     if settings.scenario_data is None:
+        source = settings.scenario_mirror or "their upstream repositories"
         click.secho(
-            "warning: PODIUM_SCENARIO_DATA is not set; evaluations will fail until it points at "
-            "the scenario data directory",
+            "note: PODIUM_SCENARIO_DATA is not set; scenario files will be downloaded from "
+            f"{source} (each checked against its sha256 pin)",
             fg="yellow",
             err=True,
         )

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     default_suite: str = "smoke"
     scenario_data: Path | None = None
     """Directory laid out like shared/scenarios (mmlu/, gsm8k/, ...); checked against pins."""
+    scenario_mirror: str = ""
+    """Base URL of a mirror laid out like shared/scenarios, used when `scenario_data` is unset;
+    with neither, files come from their canonical upstream URLs. Downloads are checked against
+    the pins and kept under `<data_dir>/scenario-cache`."""
     eval_concurrency: int = Field(16, ge=1, le=512)
     request_timeout_s: float = Field(120.0, gt=0)
     eval_timeout_s: float = Field(4 * 3600.0, gt=0)

@@ -21,6 +21,7 @@ from app.config import Settings
 from app.kit.db import session_scope, utcnow
 from app.notifications import notify_if_finished
 from app.queue import EVALUATE_TASK, enqueue_after_commit
+from app.scenario_data import scenario_source
 from app.submissions.lifecycle import TERMINAL, transition
 from app.submissions.models import (
     FRESH_RERUN,
@@ -407,7 +408,7 @@ async def _evaluate_server(
                 suite,
                 client,
                 cache,
-                evaluator.DataSource(_scenario_root(ctx)),
+                scenario_source(settings),
                 concurrency=settings.eval_concurrency,
                 progress=beat.progress,
                 request_timeout_s=settings.request_timeout_s,
@@ -445,12 +446,6 @@ def _cpus(wanted: float) -> float:
         )
         return available
     return wanted
-
-
-def _scenario_root(ctx: WorkerContext) -> Any:
-    if ctx.settings.scenario_data is None:
-        raise RuntimeError("PODIUM_SCENARIO_DATA is not set: the worker cannot read scenario data")
-    return ctx.settings.scenario_data
 
 
 def _explain_stop(ctx: WorkerContext, job: _Job, container_id: str, what: str) -> EvaluationFailed:

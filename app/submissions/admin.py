@@ -14,6 +14,7 @@ from app.kit.db import utcnow
 from app.kit.errors import Conflict, NotFound
 from app.notifications import notify_if_finished
 from app.queue import BUILD_TASK, EVALUATE_TASK, TaskQueue, enqueue_after_commit
+from app.scenario_data import scenario_source
 from app.submissions.lifecycle import TERMINAL, reopen, transition
 from app.submissions.models import (
     FRESH_RERUN,
@@ -136,8 +137,6 @@ def rescore(
     )
     if source is None or source.image_id is None:
         raise Conflict(f"submission {submission_id} has no finished evaluation to rescore")
-    if settings.scenario_data is None:
-        raise Conflict("PODIUM_SCENARIO_DATA is not set; rescoring needs the scenario data")
     phase = session.get(Phase, submission.phase_id) if submission.phase_id else None
     suite = suite_for(source.suite_name, phase)
     client = ReplayOnlyClient(phase.protocol if phase else "neurips2023")
@@ -150,7 +149,7 @@ def rescore(
             suite,
             client,
             cache,
-            evaluator.DataSource(settings.scenario_data),
+            scenario_source(settings),
             max_failure_fraction=0.0,
         )
     except evaluator.EvaluationError as exc:
