@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     log_limit_bytes: int = Field(1_000_000, gt=0)
     image_disk_budget_bytes: int = Field(200 * 1024**3, gt=0)
 
+    webhook_secret: str = ""
+    """When set, every webhook call carries `X-Podium-Signature: sha256=<HMAC-SHA256 of the
+    body with this secret>`, so a receiver can check it came from this Podium."""
+
     # Worker
     artifacts_url: str = ""
     """The API's base URL, for workers on hosts that do not share its data directory: they

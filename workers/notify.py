@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from typing import Any
 
@@ -15,12 +17,23 @@ class WebhookFailed(Exception):
     pass
 
 
-def deliver(url: str, body: dict[str, Any], timeout_s: float = TIMEOUT_S) -> int:
+SIGNATURE_HEADER = "X-Podium-Signature"
+
+
+def signature(secret: str, payload: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()
+
+
+def deliver(url: str, body: dict[str, Any], timeout_s: float = TIMEOUT_S, secret: str = "") -> int:
+    payload = json.dumps(body, sort_keys=True).encode()
+    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+    if secret:
+        headers[SIGNATURE_HEADER] = signature(secret, payload)
     try:
         response = httpx.post(
             url,
-            content=json.dumps(body, sort_keys=True).encode(),
-            headers={"Content-Type": "application/json", "User-Agent": USER_AGENT},
+            content=payload,
+            headers=headers,
             timeout=timeout_s,
             follow_redirects=False,
         )

@@ -32,7 +32,7 @@ def evaluate(evaluation_id: str) -> None:
     max_retries=8,
 )
 def notify_webhook(url: str, body: dict[str, Any]) -> None:
-    notify.deliver(url, body)
+    notify.deliver(url, body, secret=default_context().settings.webhook_secret)
 
 
 @app.task(name=REAP_TASK)

@@ -24,12 +24,15 @@ class Receiver:
     def __init__(self, statuses: list[int]) -> None:
         self.statuses = statuses
         self.bodies: list[dict[str, object]] = []
+        self.raw: list[tuple[bytes, str | None]] = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers["Content-Length"])
-                receiver.bodies.append(json.loads(self.rfile.read(length)))
+                raw = self.rfile.read(length)
+                receiver.raw.append((raw, self.headers.get("X-Podium-Signature")))
+                receiver.bodies.append(json.loads(raw))
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
@@ -121,3 +124,16 @@ def test_worker_flows_notify_on_failure_and_success(settings: Settings) -> None:
         if name == NOTIFY_TASK
     ]
     assert notified == [(broken, "failed"), (good, "scored")]
+
+
+def test_signed_delivery_verifies_with_the_secret(receiver: Receiver) -> None:
+    import hashlib
+    import hmac
+
+    receiver.statuses.clear()
+    deliver(receiver.url, {"submission_id": "x", "status": "scored"}, secret="s3cret")
+    deliver(receiver.url, {"submission_id": "y"})
+    (signed_body, signature), (_, unsigned) = receiver.raw
+    expected = hmac.new(b"s3cret", signed_body, hashlib.sha256).hexdigest()
+    assert signature == f"sha256={expected}"
+    assert unsigned is None
