@@ -9,9 +9,11 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from app.auth.models import Role
 from app.auth.service import authenticate
-from app.kit.deps import SessionDep
+from app.kit.deps import QueueDep, SessionDep, SettingsDep
 from app.kit.errors import NotFound, PodiumError
+from app.submissions import admin
 from app.web import pages
 from app.web.auth import (
     CSRF_FIELD,
@@ -160,6 +162,49 @@ def submission(
     except NotFound:
         return error_page(request, principal, 404, NOT_VISIBLE)
     return render(request, "submission.html", principal, view=view)
+
+
+ADMIN_ACTIONS = ("cancel", "rerun", "rescore", "baseline", "disqualify")
+
+
+@router.post("/submissions/{submission_id}/actions/{action}")
+def admin_action(
+    submission_id: str,
+    action: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    queue: QueueDep,
+    principal: PagePrincipal,
+    csrf_token: str = Form("", alias=CSRF_FIELD),
+    reason: str = Form(""),
+    fresh: str = Form(""),
+    baseline: str = Form(""),
+) -> Response:
+    """The admin buttons of a submission page; each calls the same service as the API, so it
+    lands in the audit log the same way."""
+    if principal is None:
+        return _to_login(request)
+    if not csrf_ok(request, csrf_token):
+        return error_page(request, principal, 403, STALE_FORM)
+    if principal.role is not Role.admin:
+        return error_page(request, principal, 403, "Only an admin can do this.")
+    if action not in ADMIN_ACTIONS:
+        return error_page(request, principal, 404, f"No action {action!r}.")
+    try:
+        if action == "cancel":
+            admin.cancel(session, principal, submission_id, reason.strip(), queue)
+        elif action == "rerun":
+            admin.rerun(session, settings, queue, principal, submission_id, fresh=bool(fresh))
+        elif action == "rescore":
+            admin.rescore(session, settings, principal, submission_id)
+        elif action == "baseline":
+            admin.set_baseline(session, principal, submission_id, baseline == "on")
+        else:
+            admin.disqualify(session, principal, submission_id, reason)
+    except PodiumError as exc:
+        return error_page(request, principal, exc.status_code, exc.message)
+    return RedirectResponse(f"/submissions/{quote(submission_id)}", status_code=303)
 
 
 @router.get("/static/{name}")

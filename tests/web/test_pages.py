@@ -243,3 +243,49 @@ def test_static_files_and_nothing_else(client: TestClient) -> None:
     assert client.get("/static/podium.js").headers["content-type"].startswith("text/javascript")
     assert client.get("/static/conftest.py").status_code == 404
     assert client.get("/static/..%2Frouter.py").status_code == 404
+
+
+def test_admin_actions_from_the_submission_page(
+    client: TestClient, world: World, settings: Settings
+) -> None:
+    from app.auth.models import Role
+    from app.auth.service import create_token
+    from app.kit.db import session_scope
+
+    with session_scope(settings.database_url) as session:
+        admin_token = create_token(session, Role.admin)
+    page = f"/submissions/{world.scored}"
+    # A team sees no admin buttons, and cannot post the forms either.
+    _login(client, world.tokens["alpha"])
+    assert 'id="admin-actions"' not in client.get(page).text
+    denied = client.post(
+        f"{page}/actions/baseline",
+        data={"csrf_token": client.cookies["podium_csrf"], "baseline": "on"},
+        follow_redirects=False,
+    )
+    assert denied.status_code == 403
+    _login(client, admin_token)
+    assert 'id="admin-actions"' in client.get(page).text
+    # Without the form's CSRF token nothing happens.
+    stale = client.post(f"{page}/actions/disqualify", data={"reason": "x"}, follow_redirects=False)
+    assert stale.status_code == 403
+    done = client.post(
+        f"{page}/actions/disqualify",
+        data={"csrf_token": client.cookies["podium_csrf"], "reason": "shared weights"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and done.headers["location"] == page
+    assert "Disqualified: shared weights" in client.get(page).text
+    # A refused action shows the service's reason (no stored answers to rescore from here).
+    refused = client.post(
+        f"{page}/actions/rescore",
+        data={"csrf_token": client.cookies["podium_csrf"]},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 409 and "re-run the submission instead" in refused.text
+    audit = client.get("/api/v1/audit", headers={"Authorization": f"Bearer {admin_token}"}).json()[
+        "items"
+    ]
+    assert [(a["action"], a["details"]) for a in audit] == [
+        ("disqualify", {"reason": "shared weights"})
+    ]
