@@ -17,6 +17,9 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from app.kit.errors import BadRequest, PayloadTooLarge
 
 MAX_FIELD_BYTES = 64 * 1024
+# Parts in one form: a few files and text fields are all a submission has. Part headers do not
+# count toward the byte limit, so without this an endless stream of parts would be accepted.
+MAX_PARTS = 32
 
 
 @dataclass
@@ -43,6 +46,7 @@ class _PartCollector:
         self.max_bytes = max_bytes
         self.form = ReceivedForm()
         self.total = 0
+        self.parts = 0
         self._header_field = b""
         self._header_value = b""
         self._headers: dict[str, bytes] = {}
@@ -55,6 +59,9 @@ class _PartCollector:
 
     # python-multipart callbacks -------------------------------------------------------------
     def on_part_begin(self) -> None:
+        self.parts += 1
+        if self.parts > MAX_PARTS:
+            raise BadRequest(f"the form has more than {MAX_PARTS} parts; send only its fields")
         self._headers = {}
         self._name, self._filename = "", None
         self._value = bytearray()

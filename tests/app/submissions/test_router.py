@@ -205,3 +205,17 @@ def test_visibility_and_auth(
 def test_healthz_and_empty_leaderboard(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/api/v1/leaderboard").json()["entries"] == []
+
+
+def test_endless_form_parts_are_refused(
+    client: TestClient, team_a: dict[str, str], settings: Settings
+) -> None:
+    data = {f"field{i}": "x" for i in range(40)}
+    resp = client.post(
+        "/api/v1/submissions",
+        headers=team_a,
+        files={"context": ("c.tgz", GOOD_CONTEXT)},
+        data=data,
+    )
+    assert resp.status_code == 400 and "more than 32 parts" in resp.json()["detail"]
+    assert _count_submissions(settings) == 0 and _stored_files(settings) == []
