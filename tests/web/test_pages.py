@@ -289,3 +289,20 @@ def test_admin_actions_from_the_submission_page(
     assert [(a["action"], a["details"]) for a in audit] == [
         ("disqualify", {"reason": "shared weights"})
     ]
+
+
+def test_leaderboard_links_rows_to_submissions_for_who_may_see_them(
+    client: TestClient, world: World
+) -> None:
+    public = client.get("/leaderboard", params={"competition": "comp"}).text
+    assert 'href="/submissions/' not in public
+    _login(client, world.tokens["alpha"])
+    own = client.get("/leaderboard", params={"competition": "comp"}).text
+    links = re.findall(r'<td class="team"><a href="/submissions/([0-9a-f]+)">([^<]*)</a>', own)
+    assert [team for _, team in links] == ["alpha"]
+    _login(client, world.tokens["organizer"])
+    everything = client.get("/leaderboard", params={"competition": "comp"}).text
+    linked = re.findall(
+        r'<td class="team"><a href="/submissions/[0-9a-f]+">([^<]*)</a>', everything
+    )
+    assert linked == [*RANKED, "reference"]
