@@ -6,10 +6,13 @@ runner only sees this interface, so tests can pass any object that satisfies it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from evaluator.core import Request, RequestResult
+from evaluator.errors import ProtocolError, StartTimeout, TransientError
 from evaluator.registry import Registry
 
 
@@ -37,6 +40,42 @@ class ModelClient(Protocol):
     async def complete(self, request: Request, *, timeout_s: float | None = None) -> RequestResult:
         """One completion (raises TransientError or ProtocolError)."""
         ...
+
+
+async def poll_until_ready(
+    probe: Callable[[float], Awaitable[object]],
+    what: str,
+    base_url: str,
+    timeout_s: float,
+    poll_s: float,
+    is_alive: Callable[[], bool] | None,
+) -> float:
+    """Call `probe(timeout)` until it succeeds; seconds waited. `what` names the probe in
+    messages (e.g. "POST /tokenize").
+
+    Raises StartTimeout after `timeout_s`, or at once (with `exited=True`) when `is_alive`
+    reports that the server's process or container is gone.
+    """
+    started = time.monotonic()
+    last_error = "no answer yet"
+    while True:
+        if is_alive is not None and not is_alive():
+            raise StartTimeout(
+                f"the server exited before answering {what} (last error: {last_error})",
+                exited=True,
+            )
+        remaining = timeout_s - (time.monotonic() - started)
+        if remaining <= 0:
+            raise StartTimeout(
+                f"the server at {base_url} did not answer {what} within "
+                f"{timeout_s:g}s (last error: {last_error})"
+            )
+        try:
+            await probe(max(0.1, min(remaining, 30.0)))
+            return time.monotonic() - started
+        except (TransientError, ProtocolError) as exc:
+            last_error = str(exc)
+        await asyncio.sleep(max(0.0, min(poll_s, timeout_s - (time.monotonic() - started))))
 
 
 ClientFactory = Callable[..., Any]

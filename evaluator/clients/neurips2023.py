@@ -14,16 +14,14 @@ stop sequences (the evaluator cuts), a slow start (see `wait_ready`).
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Callable
 from typing import Any
 
-from evaluator.clients.base import register_protocol
+from evaluator.clients.base import poll_until_ready, register_protocol
 from evaluator.clients.http import JsonHttp, parse_json_object
 from evaluator.clients.transport import HttpTransport, SocketFactory
 from evaluator.core import Request, RequestResult, Token
-from evaluator.errors import DecodeUnsupported, ProtocolError, StartTimeout, TransientError
+from evaluator.errors import DecodeUnsupported, ProtocolError, TransientError
 
 # HELM's HTTPModelClient sends this instead of 0: some servers divide by the temperature.
 GREEDY_TEMPERATURE = 1e-7
@@ -193,28 +191,13 @@ class Neurips2023Client:
         poll_s: float = 2.0,
         is_alive: Callable[[], bool] | None = None,
     ) -> float:
-        """Poll a tiny /tokenize until the server answers it correctly; seconds waited.
-
-        Raises StartTimeout after `timeout_s`, or at once (with `exited=True`) when `is_alive`
-        reports that the server's process or container is gone.
-        """
-        started = time.monotonic()
-        last_error = "no answer yet"
-        while True:
-            if is_alive is not None and not is_alive():
-                raise StartTimeout(
-                    f"the server exited before answering POST /tokenize (last error: {last_error})",
-                    exited=True,
-                )
-            remaining = timeout_s - (time.monotonic() - started)
-            if remaining <= 0:
-                raise StartTimeout(
-                    f"the server at {self.base_url} did not answer POST /tokenize within "
-                    f"{timeout_s:g}s (last error: {last_error})"
-                )
-            try:
-                await self.tokenize("Hello", timeout_s=max(0.1, min(remaining, 30.0)))
-                return time.monotonic() - started
-            except (TransientError, ProtocolError) as exc:
-                last_error = str(exc)
-            await asyncio.sleep(max(0.0, min(poll_s, timeout_s - (time.monotonic() - started))))
+        """Poll a tiny /tokenize until the server answers it correctly; seconds waited (see
+        `poll_until_ready`: StartTimeout on timeout or when `is_alive` says the server is gone)."""
+        return await poll_until_ready(
+            lambda timeout: self.tokenize("Hello", timeout_s=timeout),
+            "POST /tokenize",
+            self.base_url,
+            timeout_s,
+            poll_s,
+            is_alive,
+        )

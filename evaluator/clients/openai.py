@@ -14,16 +14,14 @@ The request mirrors HELM's OpenAI legacy-completions client, without `best_of` a
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Callable
 from typing import Any
 
-from evaluator.clients.base import register_protocol
+from evaluator.clients.base import poll_until_ready, register_protocol
 from evaluator.clients.http import JsonHttp, parse_json_object
 from evaluator.clients.transport import HttpTransport, SocketFactory
 from evaluator.core import Request, RequestResult, Token
-from evaluator.errors import DecodeUnsupported, ProtocolError, StartTimeout, TransientError
+from evaluator.errors import DecodeUnsupported, ProtocolError
 
 
 def _is_number(value: object) -> bool:
@@ -195,24 +193,12 @@ class OpenAICompletionsClient:
         poll_s: float = 2.0,
         is_alive: Callable[[], bool] | None = None,
     ) -> float:
-        """Poll GET /v1/models until it lists a model; seconds waited (see Neurips2023Client)."""
-        started = time.monotonic()
-        last_error = "no answer yet"
-        while True:
-            if is_alive is not None and not is_alive():
-                raise StartTimeout(
-                    f"the server exited before answering GET /v1/models (last error: {last_error})",
-                    exited=True,
-                )
-            remaining = timeout_s - (time.monotonic() - started)
-            if remaining <= 0:
-                raise StartTimeout(
-                    f"the server at {self.base_url} did not answer GET /v1/models within "
-                    f"{timeout_s:g}s (last error: {last_error})"
-                )
-            try:
-                await self.model(timeout_s=max(0.1, min(remaining, 30.0)))
-                return time.monotonic() - started
-            except (TransientError, ProtocolError) as exc:
-                last_error = str(exc)
-            await asyncio.sleep(max(0.0, min(poll_s, timeout_s - (time.monotonic() - started))))
+        """Poll GET /v1/models until it lists a model; seconds waited (see `poll_until_ready`)."""
+        return await poll_until_ready(
+            lambda timeout: self.model(timeout_s=timeout),
+            "GET /v1/models",
+            self.base_url,
+            timeout_s,
+            poll_s,
+            is_alive,
+        )
