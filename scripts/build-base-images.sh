@@ -87,8 +87,15 @@ find_mirror() {
 ROOTFS_TAR="$CACHE/rootfs-python-$SUITE.tar"
 
 build_rootfs() {
-  command -v debootstrap >/dev/null || die "debootstrap is missing: apt-get install -y debootstrap"
   [[ "$(id -u)" == "0" ]] || die "debootstrap needs root: rerun as root"
+  if ! command -v debootstrap >/dev/null; then
+    # A fresh machine has no debootstrap; Debian's package is all it takes.
+    step "debootstrap missing, installing it with apt-get"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null \
+      || die "apt-get update failed: check the apt sources and the network to the package mirror"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null \
+      || die "apt-get install debootstrap failed: run it by hand to see why"
+  fi
   local mirror dir
   mirror="$(find_mirror)"
   [[ -n "$mirror" ]] || die "no Debian mirror for '$SUITE' found in /etc/apt/sources.list{,.d/}: set PODIUM_DEBIAN_MIRROR"

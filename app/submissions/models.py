@@ -109,6 +109,9 @@ class Evaluation(IdMixin, TimestampMixin, Base):
     efficiency: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     container_log: Mapped[str] = mapped_column(Text, default="")
+    startup_log: Mapped[str] = mapped_column(Text, default="")
+    """The container's output up to readiness: all a team may see of a run whose phase has
+    hidden scenarios (what the server printed later may quote hidden prompts)."""
     error: Mapped[str | None] = mapped_column(Text, default=None)
     kind: Mapped[str] = mapped_column(String(20), default=INITIAL)
     """`initial`, `rerun` (the model again, reusing stored responses), `rerun_fresh` (the model
