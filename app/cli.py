@@ -283,10 +283,11 @@ def _redact(url: str) -> str:
 
 
 def _mount_evaluator_commands() -> None:
-    from evaluator.cli import eval_command, suites_command
+    from evaluator.cli import eval_command, rank_command, suites_command
 
     main.add_command(eval_command, "eval")
     main.add_command(suites_command, "suites")
+    main.add_command(rank_command, "rank")
 
 
 _mount_evaluator_commands()

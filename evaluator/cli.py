@@ -444,6 +444,33 @@ def _verify_line(check: FileCheck) -> str:
     return line
 
 
+@click.command("rank")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--rules",
+    type=click.Choice(["neurips2023", "winrate", "mean"]),
+    default="neurips2023",
+    show_default=True,
+    help="neurips2023: the 2023 organizers' arithmetic exactly; winrate: Podium's cleaned-up "
+    "win rate (ties half, over the others, missing last); mean: plain means.",
+)
+def rank_command(path: Path, rules: str) -> None:
+    """Re-rank a board offline from a JSON file of per-metric numbers (see the README)."""
+    from evaluator.scoring.rank_file import RankFileError, rank_board
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise click.ClickException(f"{path} is not valid JSON: {exc}") from exc
+    try:
+        board, notes = rank_board(data, rules)
+    except (RankFileError, ValueError) as exc:
+        raise click.ClickException(f"{path}: {exc}") from exc
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(json.dumps(board, indent=2))
+
+
 @click.group("evaluator")
 def cli() -> None:
     """Evaluate model servers with pinned HELM-style suites."""
@@ -451,6 +478,7 @@ def cli() -> None:
 
 cli.add_command(eval_command)
 cli.add_command(suites_command)
+cli.add_command(rank_command)
 
 
 if __name__ == "__main__":

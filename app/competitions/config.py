@@ -44,7 +44,7 @@ class QuotaConfig(_Strict):
 
 
 class LeaderboardConfig(_Strict):
-    mode: Literal["mean", "winrate"] = "mean"
+    mode: Literal["mean", "winrate", "neurips2023"] = "mean"
     entry: Literal["best", "latest"] = "best"
 
 

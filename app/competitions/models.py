@@ -13,6 +13,7 @@ from app.kit.db import Base, IdMixin, TimestampMixin
 class LeaderboardMode(enum.StrEnum):
     mean = "mean"
     winrate = "winrate"
+    neurips2023 = "neurips2023"
 
 
 class EntryRule(enum.StrEnum):

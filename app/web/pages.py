@@ -27,8 +27,15 @@ EXPORT_ROWS = 100_000
 MODES = {
     "mean": "Overall = mean of the scenario scores.",
     "winrate": (
-        "Overall = win rate (NeurIPS 2023): per metric, the share of other entries beaten "
-        "(ties shared), averaged per scenario, geometric mean over scenarios, phases weighted."
+        "Overall = Podium's cleaned-up win rate: per metric, the share of the other entries "
+        "beaten (ties count half, missing ranks last), averaged per scenario, geometric mean "
+        "over scenarios, phases weighted."
+    ),
+    "neurips2023": (
+        "Overall = the NeurIPS 2023 organizers' ranking arithmetic: per metric, strict wins plus "
+        "1/c among c tied entries over the pool size (missing counts as 0), averaged per "
+        "scenario, geometric mean over scenarios (a zero becomes the smallest float), phases "
+        "weighted (1/3 open + 2/3 hidden in 2023)."
     ),
 }
 ENTRY_RULES = {

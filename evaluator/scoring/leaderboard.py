@@ -1,6 +1,18 @@
-"""Ranking entries: the `mean` and `winrate` leaderboard modes, over one or more stages.
+"""Ranking entries: the `mean`, `winrate` and `neurips2023` leaderboard modes, over stages.
 
-`winrate` is the NeurIPS 2023 LLM Efficiency Challenge's scoring:
+`neurips2023` is the 2023 organizers' arithmetic exactly, as their `rank_submissions.py` and
+`combin_ranks.py` (llm-efficiency-challenge/private-helm, `neurIPS_eval_scripts/`) compute it:
+
+- per metric column, over the n entries of the pool, a missing value counts as 0.0 (1000.0
+  where lower is better); an entry gets 1 for every entry it strictly beats and, when c > 1
+  entries share its value, 1/(c(c-1)) for each of the c-1 others, so 1/c in all (a value nobody
+  shares gets nothing for itself); the sum is divided by n, the entry itself included;
+- a group's (scenario's) score is the mean of its columns' win rates;
+- a stage's score is the geometric mean of its group scores, a zero replaced by the smallest
+  positive float (`math.nextafter(0, inf)`);
+- the final score is the weighted sum of the stage scores (1/3 open + 2/3 hidden in 2023).
+
+`winrate` is Podium's cleaned-up win rate, named as such (the DESIGN's third rule):
 
 - per metric column, an entry's win rate is the fraction of the *other* entries of the pool it
   beats; a tie counts half a win. A missing value loses to every value that exists and ties
@@ -39,12 +51,17 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from evaluator.scoring.entries import Entry, is_scenario_score, scenario_of
 
-Mode = Literal["mean", "winrate"]
-MODES: tuple[Mode, ...] = ("mean", "winrate")
+Mode = Literal["mean", "winrate", "neurips2023"]
+MODES: tuple[Mode, ...] = ("mean", "winrate", "neurips2023")
+#: The organizers' stand-in for a zero group score in the geometric mean.
+SMALLEST_POSITIVE = math.nextafter(0.0, math.inf)
+#: What a missing value counts as under `neurips2023` (their `default_value`).
+MISSING_HIGHER_IS_BETTER = 0.0
+MISSING_LOWER_IS_BETTER = 1000.0
 _TIE_DIGITS = 12
 
 
@@ -58,8 +75,20 @@ class Stage:
     weight: float
     # The entries evaluated in this stage.
     entries: Sequence[Entry]
+    # Group name -> its column keys, when the stage declares its columns (a HELM-style board,
+    # `podium rank`). None derives them: the keys some entry has, grouped by scenario.
+    groups: Mapping[str, Sequence[str]] | None = None
 
     def __post_init__(self) -> None:
+        if self.groups is not None:
+            object.__setattr__(
+                self,
+                "groups",
+                MappingProxyType({g: tuple(cols) for g, cols in self.groups.items()}),
+            )
+            empty = sorted(g for g, cols in self.groups.items() if not cols)
+            if empty:
+                raise ValueError(f"stage {self.name!r}: groups without columns: {empty}")
         if not self.weight >= 0:
             raise ValueError(f"stage {self.name!r}: weight must be >= 0, got {self.weight}")
         object.__setattr__(self, "entries", tuple(self.entries))
@@ -191,6 +220,27 @@ def win_rates(
     }
 
 
+def organizer_win_rates(
+    values: Mapping[str, float | None], *, lower_is_better: bool = False
+) -> dict[str, float]:
+    """Entry id -> win rate on one column, the 2023 organizers' `calc_win_rate` exactly (see the
+    module doc): missing counts as 0.0 (1000.0 when lower is better), strict wins plus 1/c for a
+    value shared by c > 1 entries, divided by the pool size n."""
+    missing = MISSING_LOWER_IS_BETTER if lower_is_better else MISSING_HIGHER_IS_BETTER
+    filled = {i: (missing if v is None else v) for i, v in values.items()}
+    counts = Counter(filled.values())
+    n = len(filled)
+    ordered = sorted(counts, reverse=lower_is_better)  # worst first
+    beaten: dict[float, int] = {}
+    worse = 0
+    for value in ordered:
+        beaten[value] = worse
+        worse += counts[value]
+    return {
+        i: (beaten[v] + (1.0 / counts[v] if counts[v] > 1 else 0.0)) / n for i, v in filled.items()
+    }
+
+
 def rank_entries(
     entries: Sequence[Entry],
     mode: Mode = "winrate",
@@ -238,15 +288,20 @@ def rank_stages(
     columns: dict[str, tuple[str, ...]] = {}
     for stage in stages:
         by_id = {entry.id: entry for entry in stage.entries if entry.id in pool}
-        keys = _columns(by_id.values(), mode)
+        groups = _groups(stage, by_id.values(), mode)
+        keys = tuple(key for cols in groups.values() for key in cols)
         if not keys:
             continue
         columns[stage.name] = keys
         rows = {entry_id: by_id.get(entry_id) for entry_id in pool}
         if mode == "winrate":
-            stage_scores[stage.name] = _winrate_stage(rows, keys, lower, zero_floor)
+            stage_scores[stage.name] = _winrate_stage(rows, groups, lower, win_rates, zero_floor)
+        elif mode == "neurips2023":
+            stage_scores[stage.name] = _winrate_stage(
+                rows, groups, lower, organizer_win_rates, SMALLEST_POSITIVE
+            )
         else:
-            stage_scores[stage.name] = _mean_stage(rows, keys)
+            stage_scores[stage.name] = _mean_stage(rows, groups)
 
     weights = _normalised_weights({s.name: s.weight for s in stages if s.name in stage_scores})
     several = len(stages) > 1
@@ -293,36 +348,43 @@ def _pool(stages: Iterable[Stage], include_baselines: bool) -> dict[str, bool]:
     return pool
 
 
-def _columns(entries: Iterable[Entry], mode: Mode) -> tuple[str, ...]:
+def _groups(stage: Stage, entries: Iterable[Entry], mode: Mode) -> dict[str, tuple[str, ...]]:
+    """Group -> column keys: the stage's own declaration, else the keys some entry has, by
+    scenario (only the scenario scores in mean mode)."""
+    if stage.groups is not None:
+        return {group: tuple(cols) for group, cols in stage.groups.items()}
     keys = sorted(
         {key for entry in entries for key in entry.metrics if entry.value(key) is not None}
     )
     if mode == "mean":
         keys = [key for key in keys if is_scenario_score(key)]
-    return tuple(keys)
-
-
-def _by_scenario(keys: Iterable[str]) -> dict[str, list[str]]:
     groups: dict[str, list[str]] = {}
     for key in keys:
         groups.setdefault(scenario_of(key), []).append(key)
-    return groups
+    return {group: tuple(cols) for group, cols in groups.items()}
+
+
+class _ColumnRates(Protocol):
+    def __call__(
+        self, values: Mapping[str, float | None], *, lower_is_better: bool = False
+    ) -> dict[str, float]: ...
 
 
 def _winrate_stage(
     rows: Mapping[str, Entry | None],
-    keys: Sequence[str],
+    scenarios: Mapping[str, Sequence[str]],
     lower_is_better: frozenset[str],
+    column_rates: _ColumnRates,
     zero_floor: float,
 ) -> dict[str, StageScore]:
+    keys = [key for cols in scenarios.values() for key in cols]
     rates = {
-        key: win_rates(
+        key: column_rates(
             {i: (None if e is None else e.value(key)) for i, e in rows.items()},
             lower_is_better=key in lower_is_better,
         )
         for key in keys
     }
-    scenarios = _by_scenario(keys)
     scores: dict[str, StageScore] = {}
     for entry_id in rows:
         per_scenario = {
@@ -337,15 +399,28 @@ def _winrate_stage(
     return scores
 
 
-def _mean_stage(rows: Mapping[str, Entry | None], keys: Sequence[str]) -> dict[str, StageScore]:
+def _mean_stage(
+    rows: Mapping[str, Entry | None], groups: Mapping[str, Sequence[str]]
+) -> dict[str, StageScore]:
+    """A group's score is the mean of its columns (derived groups hold one: the scenario's own
+    score); the stage's the mean of its groups. Anything missing leaves it None."""
     scores: dict[str, StageScore] = {}
     for entry_id, entry in rows.items():
-        per_scenario = {key: (None if entry is None else entry.value(key)) for key in keys}
-        values = [value for value in per_scenario.values() if value is not None]
+        per_metric = {
+            key: (None if entry is None else entry.value(key))
+            for cols in groups.values()
+            for key in cols
+        }
+        per_scenario: dict[str, float | None] = {}
+        for group, cols in groups.items():
+            values = [per_metric[key] for key in cols]
+            present = [v for v in values if v is not None]
+            per_scenario[group] = _mean(present) if len(present) == len(values) else None
+        complete = [v for v in per_scenario.values() if v is not None]
         scores[entry_id] = StageScore(
-            score=_mean(values) if len(values) == len(keys) else None,
-            per_scenario=MappingProxyType(dict(per_scenario)),
-            per_metric=MappingProxyType(dict(per_scenario)),
+            score=_mean(complete) if len(complete) == len(per_scenario) else None,
+            per_scenario=MappingProxyType(per_scenario),
+            per_metric=MappingProxyType(per_metric),
         )
     return scores
 

@@ -66,6 +66,23 @@ def test_winrate_worked_example(settings: Settings) -> None:
     ]
 
 
+def test_neurips2023_worked_example(settings: Settings) -> None:
+    # The same board under the 2023 organizers' arithmetic (n = 3, the entry itself counted):
+    #   mmlu: a=0.9 beats 2 -> 2/3, b beats 1 -> 1/3, c -> 0/3
+    #   gsm:  a -> 0/3, b -> 1/3, c -> 2/3
+    # geometric mean, a zero replaced by the smallest float: b = 1/3, a = c = sqrt(2/3 * eps).
+    competition(settings, [{"slug": "open", "leaderboard": {"mode": "neurips2023"}}])
+    scored(settings, "a", {"mmlu": 0.9, "gsm": 0.2})
+    scored(settings, "b", {"mmlu": 0.5, "gsm": 0.5})
+    scored(settings, "c", {"mmlu": 0.1, "gsm": 0.8})
+    result = board(settings)
+    assert result.mode == "neurips2023"
+    rows = result.entries
+    assert [(r.team, r.rank) for r in rows] == [("b", 1), ("a", 2), ("c", 2)]
+    assert rows[0].overall == pytest.approx(1 / 3)
+    assert rows[1].overall is not None and 0 < rows[1].overall < 1e-100
+
+
 def test_overall_weights_phases(settings: Settings) -> None:
     competition(
         settings,
