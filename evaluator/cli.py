@@ -91,8 +91,21 @@ def _data_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def _fail(exc: Exception) -> click.ClickException:
     reason = getattr(exc, "reason", None)
-    prefix = f"evaluation failed ({reason})" if reason and reason != "internal_error" else "error"
-    return click.ClickException(f"{prefix}: {exc}")
+    # click prints "Error: " before the message already.
+    if reason and reason != "internal_error":
+        return click.ClickException(f"evaluation failed ({reason}): {exc}")
+    return click.ClickException(str(exc))
+
+
+def _suite(suite_name: str, conf_path: Path | None) -> Suite:
+    if conf_path is None:
+        return get_suite(suite_name)
+    from evaluator.conf import suite_from_conf
+
+    built = suite_from_conf(
+        conf_path.read_bytes(), name=f"conf:{conf_path.stem}", source=conf_path.name
+    )
+    return built.suite
 
 
 @click.command("eval")
@@ -107,6 +120,14 @@ def _fail(exc: Exception) -> click.ClickException:
     help="Wire protocol of the server.",
 )
 @click.option("--suite", "suite_name", default="smoke", show_default=True, help="Suite to run.")
+@click.option(
+    "--conf",
+    "conf_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Run a HELM run-entry file (entries: [{description: ..., priority: N}]) instead of "
+    "--suite. The whole file is checked before any request.",
+)
 @click.option(
     "--max-instances",
     type=click.IntRange(min=1),
@@ -167,6 +188,7 @@ def eval_command(
     base_url: str,
     protocol: str,
     suite_name: str,
+    conf_path: Path | None,
     max_instances: int | None,
     concurrency: int,
     out: Path | None,
@@ -183,7 +205,7 @@ def eval_command(
     """Evaluate the model server at --base-url with a suite and print its scores."""
     console, status = _console(), _console(stderr=True)
     try:
-        suite = get_suite(suite_name)
+        suite = _suite(suite_name, conf_path)
         data = _data_source(data_dir, mirror, data_cache)
         status.print(f"suite {suite.name} ({suite.content_hash[:12]}), data from {data.origin}")
         # Before any request: a bad data directory should not cost a server start.
@@ -343,8 +365,8 @@ def _print_result(console: Console, suite: Suite, result: SuiteResult) -> None:
         ("answers from the cache", str(e.cached)),
         ("latency p50 / p95", f"{_seconds(e.latency_p50_s)} / {_seconds(e.latency_p95_s)}"),
         ("total inference time", f"{e.total_inference_s:.2f} s"),
-        ("generated tokens", str(e.generated_tokens)),
-        ("generated tokens / s", _number(e.generated_tokens_per_s, 1)),
+        ("generated tokens (estimated: UTF-8 bytes / 4)", str(e.generated_tokens)),
+        ("generated tokens / s (estimated)", _number(e.generated_tokens_per_s, 1)),
         ("wall time", f"{result.wall_s:.2f} s"),
     ]
     for label, value in rows:

@@ -1,6 +1,7 @@
 """Scenarios: data files -> instances. Importing this package registers the built-in ones."""
 
 from evaluator.scenarios import bbq as bbq
+from evaluator.scenarios import big_bench as big_bench
 from evaluator.scenarios import big_bench_hard as big_bench_hard
 from evaluator.scenarios import gsm8k as gsm8k
 from evaluator.scenarios import mmlu as mmlu

@@ -57,6 +57,15 @@ def big_bench_splits(total: int) -> tuple[int, int]:
 
 
 def _references(example: Mapping[str, Any]) -> tuple[Reference, ...]:
+    """HELM's BIGBenchScenario: from "target_scores" (in file order, correct: the highest score)
+    when present, else from "target" (a string or a list, every one correct)."""
+    if "target_scores" in example:
+        scores: Mapping[str, float] = example["target_scores"]
+        best = max(scores.values())
+        return tuple(
+            Reference(str(t), (CORRECT_TAG,) if score == best else ())
+            for t, score in scores.items()
+        )
     target = example["target"]
     targets = target if isinstance(target, list) else [target]
     return tuple(Reference(str(t), (CORRECT_TAG,)) for t in targets)

@@ -1,5 +1,6 @@
 """Suites. Importing this package registers the built-in ones."""
 
+from evaluator.suites import neurips2023_final_open as neurips2023_final_open
 from evaluator.suites import neurips2023_open as neurips2023_open
 from evaluator.suites import smoke as smoke
 from evaluator.suites.base import SUITES, Suite, get_suite, list_suites, register_suite

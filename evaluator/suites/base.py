@@ -35,6 +35,8 @@ class Suite:
     run_specs: tuple[RunSpec, ...]
     # Revision of the suite definition; bump on any deliberate change.
     version: str = "1"
+    # sha256 of the file the suite was built from (a HELM conf), "" for suites written in code.
+    source_sha256: str = ""
 
     def __post_init__(self) -> None:
         names = [spec.name for spec in self.run_specs]
@@ -85,6 +87,8 @@ class Suite:
             "suite": self.name,
             "version": self.version,
             "metrics_version": METRICS_VERSION,
+            # Only for suites built from a file, so the others keep their hash.
+            **({"source_sha256": self.source_sha256} if self.source_sha256 else {}),
             "run_specs": [
                 {
                     **spec.to_dict(),

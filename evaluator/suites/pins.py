@@ -86,3 +86,17 @@ DATA_PINS: dict[str, str] = {
         "fb42dd6cd4f4a1928ae8a01a189456fbfe994a07e938bd49f68653933f6503c9"
     ),
 }
+
+
+def _with_2023_pins() -> None:
+    # Late import: pins_2023 is data only, kept apart so this table stays readable.
+    from evaluator.suites.pins_2023 import BIG_BENCH_PINS, MMLU_PINS
+
+    for table in (MMLU_PINS, BIG_BENCH_PINS):
+        clash = {k for k in table if k in DATA_PINS and DATA_PINS[k] != table[k]}
+        if clash:
+            raise ValueError(f"conflicting sha256 pins for {sorted(clash)}")
+        DATA_PINS.update(table)
+
+
+_with_2023_pins()

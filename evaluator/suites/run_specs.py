@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from evaluator.scenarios.bbq import BBQScenario
+from evaluator.scenarios.big_bench import BigBenchScenario, big_bench_task
 from evaluator.scenarios.big_bench_hard import BigBenchHardScenario
 from evaluator.scenarios.gsm8k import GSM8KScenario
 from evaluator.scenarios.mmlu import MMLUScenario, mmlu_instructions
@@ -176,6 +178,68 @@ def big_bench_hard_run_spec(
         eval_seed=eval_seed,
         context_window=context_window,
         data_files=tuple((path, pins[path]) for path in files),
+    )
+
+
+def big_bench_run_spec(
+    task: str,
+    subtask: str,
+    pins: Mapping[str, str],
+    *,
+    max_eval_instances: int | None,
+    eval_seed: int = 0,
+    context_window: int = 2048,
+) -> RunSpec:
+    """HELM's get_big_bench_spec(task, subtask); see `evaluator.scenarios.big_bench`. HELM's
+    shot expander is `with_max_train_instances`."""
+    definition = big_bench_task(task, subtask)
+    metrics: list[str] = []
+    if definition.multiple_choice:
+        metrics = ["exact_match", "quasi_exact_match"]
+    else:
+        if "exact_str_match" in definition.metrics:
+            metrics += ["exact_match", "quasi_exact_match"]
+        if "rouge" in definition.metrics:
+            metrics += ["rouge_1", "rouge_2", "rouge_l"]
+    if "exact_match" not in metrics:
+        raise ValueError(f"BIG-bench task {task!r} is not scored by exact match: {metrics}")
+    name = f"big_bench:task={task}" + (f",subtask={subtask}" if subtask else "")
+    files = BigBenchScenario(task, subtask).files()
+    return RunSpec(
+        name=name,
+        scenario="big_bench",
+        scenario_args=(("task", task), ("subtask", subtask)),
+        adapter=AdapterSpec(
+            method=(
+                ADAPT_MULTIPLE_CHOICE_JOINT if definition.multiple_choice else ADAPT_GENERATION
+            ),
+            instructions=definition.task_prefix,
+            input_prefix=definition.input_prefix,
+            output_prefix=definition.output_prefix,
+            max_train_instances=5,
+            num_outputs=1,
+            max_tokens=64,
+            temperature=0.0,
+            stop_sequences=(definition.stop_string,) if definition.stop_string else (),
+        ),
+        group="big_bench",
+        metrics=tuple(metrics),
+        main_metric="exact_match",
+        max_eval_instances=max_eval_instances,
+        eval_seed=eval_seed,
+        context_window=context_window,
+        data_files=tuple((path, pins[path]) for path in files),
+    )
+
+
+def with_max_train_instances(spec: RunSpec, shots: int) -> RunSpec:
+    """HELM's MaxTrainInstancesRunExpander: `shots` in-context examples, and the name says so."""
+    if shots < 0:
+        raise ValueError(f"max_train_instances must be >= 0, got {shots}")
+    return replace(
+        spec,
+        name=f"{spec.name},max_train_instances={shots}",
+        adapter=replace(spec.adapter, max_train_instances=shots),
     )
 
 
