@@ -64,9 +64,13 @@ def plan_run_spec(spec: RunSpec, data: DataSource, max_instances: int | None = N
     instances = scenario.load(data, pins)
     train = [instance for instance in instances if instance.split == TRAIN_SPLIT]
     evals = [instance for instance in instances if instance.split in spec.eval_splits]
-    selected = downsample_eval_instances(evals, spec.max_eval_instances, spec.eval_seed)
+    # `max_instances` is HELM's `helm-run -m N`: a spec without a cap of its own draws N with
+    # the seeded draw, exactly as HELM does. HELM leaves a spec's own cap alone; Podium lowers it
+    # to N too (a quick check should be quick), drawing as a spec with that cap would.
+    cap = spec.max_eval_instances
     if max_instances is not None:
-        selected = selected[:max_instances]
+        cap = max_instances if cap is None else min(cap, max_instances)
+    selected = downsample_eval_instances(evals, cap, spec.eval_seed)
     adapter_spec = spec.adapter
     examples = sample_examples(
         train,

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from evaluator.core import TEST_SPLIT, VALID_SPLIT
 from evaluator.metrics import RUN_METRICS, aggregate_run_metrics
 from evaluator.perturbations import (
     ScoredItem,
@@ -20,6 +21,16 @@ from evaluator.perturbations import (
     worst_case_metrics,
 )
 from evaluator.specs import RunSpec
+
+#: HELM's main split per scenario (its schema's run groups): the split a run spec's reported
+#: metrics are computed on. Instances of the other eval split are still asked, as HELM does,
+#: and kept in the per-instance results. TruthfulQA has no test split; everything else reports
+#: on test.
+MAIN_SPLITS: Mapping[str, str] = {"truthful_qa": VALID_SPLIT}
+
+
+def main_split(spec: RunSpec) -> str:
+    return MAIN_SPLITS.get(spec.scenario, TEST_SPLIT)
 
 
 @dataclass(frozen=True)
@@ -54,7 +65,8 @@ class InstanceResult:
     prompt_truncated: bool
     # Client-measured latency of the completion request (None when it failed).
     latency_s: float | None
-    # Tokens the server reported generating.
+    # Tokens of the scored completion, estimated from its text (`estimate_generated_tokens`); the
+    # server's own token list is never counted, as a server could pad it.
     generated_tokens: int
     # Whether the completion came from the response cache.
     cached: bool
@@ -85,6 +97,10 @@ class RunSpecScore:
     errors: int
     # Number of perturbed versions evaluated besides the instances (HELM data augmentation).
     perturbed_instances: int = 0
+    # HELM's main split, the one the metrics are computed on ("test"; "valid" for TruthfulQA).
+    main_split: str = TEST_SPLIT
+    # Original instances of the main split: what the metrics average over.
+    scored_instances: int = 0
     # The run spec's perturbations as plain data: arguments, resource sha256s, and how each one's
     # output can differ from HELM's ("differs_from_helm"; None when it cannot).
     perturbations: tuple[Mapping[str, Any], ...] = ()
@@ -104,10 +120,13 @@ class Efficiency:
     latency_p95_s: float | None
     # Sum of latencies: time the server spent on this suite one request at a time.
     total_inference_s: float
-    # Tokens generated over all completions.
+    # Tokens generated over all completions, estimated from the scored texts (see
+    # `estimate_generated_tokens` and `token_count_method`).
     generated_tokens: int
     # generated_tokens / total_inference_s (independent of the runner's concurrency).
     generated_tokens_per_s: float | None
+    # How generated_tokens is counted, for whoever reads the figures.
+    token_count_method: str = "estimated: UTF-8 bytes / 4 of each scored completion"
 
 
 @dataclass(frozen=True)
@@ -171,9 +190,12 @@ def score_run_specs(
         by_spec[instance.run_spec].append(instance)
     scores: dict[str, RunSpecScore] = {}
     for spec in run_specs:
-        # As in HELM, a run spec's metrics are over its original instances; perturbed versions
-        # only enter the worst-case "<metric>@robustness" / "<metric>@fairness" metrics.
-        everything = by_spec[spec.name]
+        # As in HELM, a run spec's metrics are over its original instances of the main split;
+        # perturbed versions only enter the worst-case "<metric>@robustness" /
+        # "<metric>@fairness" metrics (also on the main split).
+        split = main_split(spec)
+        asked = by_spec[spec.name]
+        everything = [m for m in asked if m.split == split]
         members = [m for m in everything if m.perturbation is None]
         metrics: dict[str, float] = {}
         for metric in spec.metrics:
@@ -191,9 +213,11 @@ def score_run_specs(
             main_metric=spec.main_metric,
             score=metrics.get(spec.main_metric),
             metrics=metrics,
-            instances=len(members),
-            errors=sum(1 for m in everything if m.error is not None),
-            perturbed_instances=len(everything) - len(members),
+            instances=sum(1 for m in asked if m.perturbation is None),
+            errors=sum(1 for m in asked if m.error is not None),
+            perturbed_instances=sum(1 for m in asked if m.perturbation is not None),
+            main_split=split,
+            scored_instances=len(members),
             perturbations=tuple(describe_perturbation(p, pins) for p in spec.perturbations),
         )
     return scores
@@ -230,6 +254,20 @@ def percentile(sorted_values: Sequence[float], fraction: float) -> float | None:
     high = min(low + 1, len(sorted_values) - 1)
     weight = position - low
     return sorted_values[low] * (1 - weight) + sorted_values[high] * weight
+
+
+def estimate_generated_tokens(completion: str, max_tokens: int) -> int:
+    """Tokens of a scored completion, estimated as ceil(UTF-8 bytes / 4), at most `max_tokens`.
+
+    Why an estimate from the text: the server's own `tokens` list is self-reported (padding it
+    with empty tokens once gave 5,138 tokens/s against an honest 19), and asking the server's
+    /tokenize would cost a request per instance and still be the server's word. Four bytes per
+    token is the usual figure for BPE vocabularies on English; one rule for every team keeps the
+    column comparable. The text counted is the scored one (cut at stop sequences and max_tokens),
+    so text the server adds past a stop sequence counts for nothing, and no completion counts
+    for more than the `max_tokens` the request allowed.
+    """
+    return min(max_tokens, -(-len(completion.encode("utf-8")) // 4))
 
 
 def efficiency(instances: Iterable[InstanceResult]) -> Efficiency:

@@ -29,7 +29,14 @@ from evaluator.metrics import (
 )
 from evaluator.perturbations import PerturbationDescription
 from evaluator.planning import RunPlan, plan_suite, prepare_request
-from evaluator.results import InstanceResult, SuiteResult, efficiency, score_groups, score_run_specs
+from evaluator.results import (
+    InstanceResult,
+    SuiteResult,
+    efficiency,
+    estimate_generated_tokens,
+    score_groups,
+    score_run_specs,
+)
 from evaluator.retry import RetryPolicy
 from evaluator.suites import Suite
 from evaluator.tokens import ServerTokenCounter
@@ -208,7 +215,7 @@ class _SuiteRun:
                 num_train_instances=prepared.prompt.num_train_instances,
                 prompt_truncated=prepared.prompt.truncated,
                 latency_s=result.latency_s,
-                generated_tokens=len(result.tokens),
+                generated_tokens=estimate_generated_tokens(completion, prepared.request.max_tokens),
                 cached=result.cached,
             ),
             None,

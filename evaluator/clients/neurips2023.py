@@ -9,16 +9,22 @@
 
 Tolerated quirks of real servers: no /decode, `top_logprob` missing or spelled `top_logprobs` or not
 a mapping (it is never scored), `logprob` / `request_time` missing, extra fields, output not cut at
-stop sequences (the evaluator cuts), a slow start (see `wait_ready`).
+stop sequences (the evaluator cuts), a slow start (see `wait_ready`), NaN or infinite logprobs
+(stored as None).
+
+Not tolerated: answers over the bounds of `evaluator.clients.limits` (body size, tokens beyond
+max_new_tokens, overlong text), which are protocol errors naming the limit.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 from evaluator.clients.base import poll_until_ready, register_protocol
 from evaluator.clients.http import JsonHttp, parse_json_object
+from evaluator.clients.limits import ResponseLimits, finite_or_none
 from evaluator.clients.transport import HttpTransport, SocketFactory
 from evaluator.core import Request, RequestResult, Token
 from evaluator.errors import DecodeUnsupported, ProtocolError, TransientError
@@ -32,12 +38,13 @@ def _is_number(value: object) -> bool:
 
 
 def _optional_number(obj: dict[str, Any], key: str, where: str) -> float | None:
+    """The number at `key`; None when missing, NaN or infinite (see `evaluator.clients.limits`)."""
     value = obj.get(key)
     if value is None:
         return None
     if not _is_number(value):
         raise ProtocolError(f"{where}: '{key}' must be a number, got {type(value).__name__}")
-    return float(value)
+    return finite_or_none(float(value))
 
 
 def _required_str(obj: dict[str, Any], key: str, where: str) -> str:
@@ -49,22 +56,39 @@ def _required_str(obj: dict[str, Any], key: str, where: str) -> str:
     return value
 
 
-def _top_logprobs(token: dict[str, Any]) -> dict[str, float]:
+def _top_logprobs(token: dict[str, Any], keep: int) -> dict[str, float]:
+    """The token's alternatives: finite ones only, at most `keep` (never scored, but stored)."""
     raw = token.get("top_logprob", token.get("top_logprobs"))
     if not isinstance(raw, dict):
         return {}
-    return {k: float(v) for k, v in raw.items() if isinstance(k, str) and _is_number(v)}
+    alternatives: dict[str, float] = {}
+    for key, value in raw.items():
+        if len(alternatives) >= keep:
+            break
+        if isinstance(key, str) and _is_number(value) and math.isfinite(value):
+            alternatives[key] = float(value)
+    return alternatives
 
 
-def parse_process_response(obj: dict[str, Any], latency_s: float) -> RequestResult:
-    """A /process answer as a RequestResult, or a ProtocolError naming the offending field."""
+def parse_process_response(
+    obj: dict[str, Any],
+    latency_s: float,
+    request: Request,
+    limits: ResponseLimits | None = None,
+) -> RequestResult:
+    """A /process answer to `request` as a RequestResult, or a ProtocolError naming the offending
+    field or the bound it exceeds."""
+    limits = limits or ResponseLimits()
     where = "POST /process"
     text = _required_str(obj, "text", where)
+    limits.check_completion_text(where, request, text)
     raw_tokens = obj.get("tokens")
     if raw_tokens is None:
         raw_tokens = []
     if not isinstance(raw_tokens, list):
         raise ProtocolError(f"{where}: 'tokens' must be a list, got {type(raw_tokens).__name__}")
+    limits.check_completion_tokens(where, request, len(raw_tokens))
+    keep = limits.alternatives(request)
     tokens: list[Token] = []
     for index, raw in enumerate(raw_tokens):
         token_where = f"{where}: tokens[{index}]"
@@ -74,9 +98,10 @@ def parse_process_response(obj: dict[str, Any], latency_s: float) -> RequestResu
             Token(
                 text=_required_str(raw, "text", token_where),
                 logprob=_optional_number(raw, "logprob", token_where),
-                top_logprobs=_top_logprobs(raw),
+                top_logprobs=_top_logprobs(raw, keep),
             )
         )
+    limits.check_completion_text(where, request, text, sum(len(t.text) for t in tokens))
     return RequestResult(
         text=text,
         tokens=tuple(tokens),
@@ -114,18 +139,21 @@ class Neurips2023Client:
         base_url: str,
         timeout_s: float = 120.0,
         *,
-        max_response_bytes: int = 4 * 1024 * 1024,
+        max_response_bytes: int | None = None,
+        limits: ResponseLimits | None = None,
         socket_factory: SocketFactory | None = None,
         transport: HttpTransport | None = None,
     ) -> None:
-        """`timeout_s` bounds each request; `max_response_bytes` each answer. `socket_factory`
-        returns a connected socket (e.g. opened inside a container's network namespace);
-        `transport` replaces HTTP altogether (tests: evaluator.testing.MockTransport)."""
+        """`timeout_s` bounds each request; `limits` each answer (`max_response_bytes`, when
+        given, replaces the limits' body cap). `socket_factory` returns a connected socket (e.g.
+        opened inside a container's network namespace); `transport` replaces HTTP altogether
+        (tests: evaluator.testing.MockTransport)."""
         self.base_url = base_url.rstrip("/")
+        self.limits = ResponseLimits.with_body_cap(limits, max_response_bytes)
         self._http = JsonHttp(
             base_url,
             timeout_s=timeout_s,
-            max_response_bytes=max_response_bytes,
+            max_response_bytes=self.limits.max_response_bytes,
             transport=transport,
             socket_factory=socket_factory,
         )
@@ -166,6 +194,7 @@ class Neurips2023Client:
             raise ProtocolError(
                 f"POST /tokenize: tokens[{index}] must be an integer, got {type(token).__name__}"
             )
+        self.limits.check_tokenize("POST /tokenize", text, len(tokens), truncation, max_length)
         return tokens
 
     async def decode(self, tokens: list[int], *, timeout_s: float | None = None) -> str:
@@ -179,11 +208,14 @@ class Neurips2023Client:
         if answer.status in (404, 405):
             raise DecodeUnsupported("the server does not implement POST /decode")
         obj = parse_json_object(answer, "/decode")
-        return _required_str(obj, "text", "POST /decode")
+        text = _required_str(obj, "text", "POST /decode")
+        self.limits.check_decode("POST /decode", len(tokens), text)
+        return text
 
     async def complete(self, request: Request, *, timeout_s: float | None = None) -> RequestResult:
         answer = await self._http.post_json("/process", process_payload(request), timeout_s)
-        return parse_process_response(parse_json_object(answer, "/process"), answer.elapsed_s)
+        obj = parse_json_object(answer, "/process")
+        return parse_process_response(obj, answer.elapsed_s, request, self.limits)
 
     async def wait_ready(
         self,

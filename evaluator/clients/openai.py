@@ -10,15 +10,20 @@
 
 The request mirrors HELM's OpenAI legacy-completions client, without `best_of` and the penalties
 (vLLM refuses `best_of` > 1 when greedy, and HELM's defaults for the others are the API's).
+
+Answers are bounded as in `evaluator.clients.limits` (body, tokens, text: protocol errors past
+them); NaN or infinite logprobs are stored as None.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 from evaluator.clients.base import poll_until_ready, register_protocol
 from evaluator.clients.http import JsonHttp, parse_json_object
+from evaluator.clients.limits import ResponseLimits, finite_or_none
 from evaluator.clients.transport import HttpTransport, SocketFactory
 from evaluator.core import Request, RequestResult, Token
 from evaluator.errors import DecodeUnsupported, ProtocolError
@@ -49,7 +54,21 @@ def completions_payload(request: Request, model: str) -> dict[str, Any]:
     return payload
 
 
-def _tokens(logprobs: object, where: str) -> tuple[Token, ...]:
+def _finite_alternatives(top: object, keep: int) -> dict[str, float]:
+    if not isinstance(top, dict):
+        return {}
+    alternatives: dict[str, float] = {}
+    for key, value in top.items():
+        if len(alternatives) >= keep:
+            break
+        if isinstance(key, str) and _is_number(value) and math.isfinite(value):
+            alternatives[key] = float(value)
+    return alternatives
+
+
+def _tokens(
+    logprobs: object, where: str, request: Request, limits: ResponseLimits
+) -> tuple[Token, ...]:
     if logprobs is None:
         return ()
     if not isinstance(logprobs, dict):
@@ -63,23 +82,31 @@ def _tokens(logprobs: object, where: str) -> tuple[Token, ...]:
     tops = [None] * len(texts) if tops is None else tops
     if not (isinstance(texts, list) and isinstance(values, list) and isinstance(tops, list)):
         raise ProtocolError(f"{where}: logprobs.tokens/token_logprobs/top_logprobs must be lists")
+    limits.check_completion_tokens(where, request, max(len(texts), len(values), len(tops)))
     if not len(texts) == len(values) == len(tops):
         raise ProtocolError(f"{where}: logprobs lists have different lengths")
+    keep = limits.alternatives(request)
     tokens: list[Token] = []
     for index, (text, value, top) in enumerate(zip(texts, values, tops, strict=True)):
         if not isinstance(text, str):
             raise ProtocolError(f"{where}: logprobs.tokens[{index}] must be a string")
         if value is not None and not _is_number(value):
             raise ProtocolError(f"{where}: logprobs.token_logprobs[{index}] must be a number")
-        alternatives = (
-            {k: float(v) for k, v in top.items() if _is_number(v)} if isinstance(top, dict) else {}
-        )
-        tokens.append(Token(text, None if value is None else float(value), alternatives))
+        logprob = None if value is None else finite_or_none(float(value))
+        tokens.append(Token(text, logprob, _finite_alternatives(top, keep)))
+    limits.check_completion_text(where, request, "", sum(len(t.text) for t in tokens))
     return tuple(tokens)
 
 
-def parse_completion_response(obj: dict[str, Any], latency_s: float) -> RequestResult:
-    """The first choice of a /v1/completions answer, or a ProtocolError naming what is wrong."""
+def parse_completion_response(
+    obj: dict[str, Any],
+    latency_s: float,
+    request: Request,
+    limits: ResponseLimits | None = None,
+) -> RequestResult:
+    """The first choice of a /v1/completions answer to `request`, or a ProtocolError naming what
+    is wrong or the bound it exceeds."""
+    limits = limits or ResponseLimits()
     where = "POST /v1/completions"
     choices = obj.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
@@ -88,7 +115,8 @@ def parse_completion_response(obj: dict[str, Any], latency_s: float) -> RequestR
     text = choice.get("text")
     if not isinstance(text, str):
         raise ProtocolError(f"{where}: choices[0].text must be a string")
-    tokens = _tokens(choice.get("logprobs"), where)
+    limits.check_completion_text(where, request, text)
+    tokens = _tokens(choice.get("logprobs"), where, request, limits)
     logprobs = [t.logprob for t in tokens]
     total = sum(v for v in logprobs if v is not None) if tokens and None not in logprobs else None
     return RequestResult(text=text, tokens=tokens, logprob=total, latency_s=latency_s)
@@ -106,17 +134,20 @@ class OpenAICompletionsClient:
         timeout_s: float = 120.0,
         *,
         model: str | None = None,
-        max_response_bytes: int = 4 * 1024 * 1024,
+        max_response_bytes: int | None = None,
+        limits: ResponseLimits | None = None,
         socket_factory: SocketFactory | None = None,
         transport: HttpTransport | None = None,
     ) -> None:
-        """`model` is sent as the model name; when None, the first id of GET /v1/models."""
+        """`model` is sent as the model name; when None, the first id of GET /v1/models.
+        `limits` bound each answer (`max_response_bytes`, when given, replaces their body cap)."""
         self.base_url = base_url.rstrip("/")
         self._model = model
+        self.limits = ResponseLimits.with_body_cap(limits, max_response_bytes)
         self._http = JsonHttp(
             base_url,
             timeout_s=timeout_s,
-            max_response_bytes=max_response_bytes,
+            max_response_bytes=self.limits.max_response_bytes,
             transport=transport,
             socket_factory=socket_factory,
         )
@@ -166,6 +197,8 @@ class OpenAICompletionsClient:
         tokens = parse_json_object(answer, "/tokenize").get("tokens")
         if not isinstance(tokens, list) or (tokens and set(map(type, tokens)) != {int}):
             raise ProtocolError("POST /tokenize: 'tokens' must be a list of integers")
+        # Checked before truncating: the server answers for the whole text.
+        self.limits.check_tokenize("POST /tokenize", text, len(tokens), False, None)
         # vLLM's endpoint does not truncate; HELM's truncation keeps the first max_length tokens.
         if truncation and max_length is not None:
             tokens = tokens[:max_length]
@@ -179,13 +212,14 @@ class OpenAICompletionsClient:
         text = parse_json_object(answer, "/detokenize").get("prompt")
         if not isinstance(text, str):
             raise ProtocolError("POST /detokenize: 'prompt' must be a string")
+        self.limits.check_decode("POST /detokenize", len(tokens), text)
         return text
 
     async def complete(self, request: Request, *, timeout_s: float | None = None) -> RequestResult:
         payload = completions_payload(request, await self.model(timeout_s))
         answer = await self._http.post_json("/v1/completions", payload, timeout_s)
         obj = parse_json_object(answer, "/v1/completions")
-        return parse_completion_response(obj, answer.elapsed_s)
+        return parse_completion_response(obj, answer.elapsed_s, request, self.limits)
 
     async def wait_ready(
         self,

@@ -23,6 +23,8 @@ from evaluator.errors import ProtocolError, TransientError
 SocketFactory = Callable[[], socket.socket]
 
 _MAX_HEADER_BYTES = 64 * 1024
+# Informational (1xx) answers accepted before the real one; real servers send at most one.
+_MAX_INFORMATIONAL = 8
 
 
 @dataclass(frozen=True)
@@ -213,8 +215,14 @@ class AsyncHttp11Transport:
             if connection.reused and nothing_read:
                 raise _StaleConnection from None
             raise
+        informational = 0
         while 100 <= status < 200:
             # An informational answer (e.g. 100 Continue); the real one follows.
+            informational += 1
+            if informational > _MAX_INFORMATIONAL:
+                raise ProtocolError(
+                    f"{where}: more than {_MAX_INFORMATIONAL} informational (1xx) answers"
+                )
             status, version, headers = await _read_head(reader, where)
         payload, delimited_by_close = await self._read_body(reader, headers, where)
         connection_header = headers.get("connection", "").lower()
@@ -245,14 +253,12 @@ class AsyncHttp11Transport:
                     "limit; is the server ignoring max_new_tokens?"
                 )
             return await reader.readexactly(size), False
-        chunks: list[bytes] = []
-        received = 0
+        body = bytearray()
         while chunk := await reader.read(65536):
-            received += len(chunk)
-            if received > cap:
+            if len(body) + len(chunk) > cap:
                 raise too_large(path, cap)
-            chunks.append(chunk)
-        return b"".join(chunks), True
+            body += chunk
+        return bytes(body), True
 
 
 async def _read_head(reader: asyncio.StreamReader, path: str) -> tuple[int, str, dict[str, str]]:
@@ -277,7 +283,10 @@ async def _read_head(reader: asyncio.StreamReader, path: str) -> tuple[int, str,
 
 
 async def _read_chunked(reader: asyncio.StreamReader, cap: int, path: str) -> bytes:
-    chunks: list[bytes] = []
+    """A chunked body. The cap counts what crosses the wire (chunk-size lines, trailers), not only
+    the payload: a server sending one-byte chunks or endless trailers is stopped as early as one
+    sending a large body."""
+    body = bytearray()
     received = 0
     while True:
         try:
@@ -289,13 +298,16 @@ async def _read_chunked(reader: asyncio.StreamReader, cap: int, path: str) -> by
             size = int(size_text, 16)
         except ValueError:
             raise ProtocolError(f"{path}: malformed chunk size {line[:40]!r}") from None
+        received += len(line)
         if size == 0:
             # Trailer section ends with an empty line.
-            while (await reader.readuntil(b"\r\n")) != b"\r\n":
-                pass
-            return b"".join(chunks)
-        received += size
+            while (trailer := await reader.readuntil(b"\r\n")) != b"\r\n":
+                received += len(trailer)
+                if received > cap:
+                    raise too_large(path, cap)
+            return bytes(body)
+        received += size + 2
         if received > cap:
             raise too_large(path, cap)
-        chunks.append(await reader.readexactly(size))
+        body += await reader.readexactly(size)
         await reader.readexactly(2)

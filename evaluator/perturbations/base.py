@@ -111,7 +111,7 @@ class Perturbation(ABC):
     @classmethod
     def code_pin(cls, args: Mapping[str, Any]) -> dict[str, Any]:
         """What of this perturbation's code decides its output (part of a suite's content hash)."""
-        return {"name": cls.name, "version": cls.version}
+        return {"name": cls.name, "version": cls.version, "augment": AUGMENT_VERSION}
 
     @property
     def description(self) -> PerturbationDescription:
@@ -152,6 +152,8 @@ class TextPerturbation(Perturbation):
 PerturbationFactory = type[Perturbation]
 
 PERTURBATIONS: Registry[PerturbationFactory] = Registry("perturbation")
+#: Revision of `augment`'s rule for which copies are sent; 2: HELM 0.5.16's (input unchanged).
+AUGMENT_VERSION = "2"
 
 
 def register_perturbation(cls: PerturbationFactory) -> PerturbationFactory:
@@ -204,12 +206,13 @@ def augment(
 ) -> list[PerturbedInstance]:
     """The perturbed copies of `instances`, per instance in perturbation order (HELM's
     `DataAugmenter.generate` with skip_unchanged=True, seeds_per_instance=1; originals are not
-    repeated here)."""
+    repeated here). As in HELM 0.5.16, a copy is skipped when its input is unchanged, even if a
+    perturbation changed its references (the answer options): HELM never sends those."""
     perturbed: list[PerturbedInstance] = []
     for instance in instances:
         for perturbation in perturbations:
             copy = perturbation.apply(instance)
-            if copy.input == instance.input and copy.references == instance.references:
+            if copy.input == instance.input:
                 continue
             perturbed.append(PerturbedInstance(copy, perturbation.description))
     return perturbed

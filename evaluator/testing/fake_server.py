@@ -9,6 +9,11 @@ request, so a benchmark knows the ideal run time exactly.
         ...
     with FakeModelServer(FakeServerConfig(fail_first=2)) as server:
         ... server.base_url ... server.stats.max_in_flight ...
+
+The `pad_*` and `token_logprob` switches make a garbage server (answers far larger than asked,
+padded token lists, NaN logprobs). To keep its memory out of the caller's, run it in a process of
+its own: `python -m evaluator.testing.fake_server '{"pad_tokens": 320000}'` prints the base URL
+and serves until killed (see `main`).
 """
 
 from __future__ import annotations
@@ -71,6 +76,25 @@ class FakeServerConfig:
     protocol: str = "neurips2023"
     # Model id served under the openai protocol.
     model: str = "fake-model"
+    # Tokens appended to every completion's token list (text `pad_token_text`), e.g. 320_000
+    # empty ones: a server inflating its token count or its answer.
+    pad_tokens: int = 0
+    # Text of each padding token.
+    pad_token_text: str = ""
+    # Characters ("x") appended to every completion's text, token list unchanged.
+    pad_text_chars: int = 0
+    # Bytes of an extra, unknown field in every completion answer.
+    pad_body_bytes: int = 0
+    # Logprob of every token and alternative; float("nan") or float("inf") are sent as the
+    # NaN / Infinity literals Python's json writes.
+    token_logprob: float = -0.25
+    # Token ids appended to every /tokenize answer.
+    pad_tokenize_tokens: int = 0
+    # Characters appended to every /decode answer.
+    pad_decode_chars: int = 0
+    # How answer bodies are delimited: "length" (Content-Length), "chunked" (64 KiB chunks), or
+    # "close" (the connection closes after the body).
+    body_framing: str = "length"
 
 
 @dataclass
@@ -146,11 +170,28 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_raw(status, json.dumps(value).encode("utf-8"))
 
     def _send_raw(self, status: int, body: bytes) -> None:
+        framing = self.server.config.body_framing
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
+        if framing == "chunked":
+            self.send_header("Transfer-Encoding", "chunked")
+        elif framing == "close":
+            self.close_connection = True
+            self.send_header("Connection", "close")
+        else:
+            self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        try:
+            if framing != "chunked":
+                self.wfile.write(body)
+                return
+            for start in range(0, len(body), 65536):
+                chunk = body[start : start + 65536]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            # The client stopped reading (an answer over its limit).
+            self.close_connection = True
 
     def do_POST(self) -> None:
         # Latency is counted from here, so reading and parsing the body is part of it rather
@@ -193,13 +234,14 @@ class _Handler(BaseHTTPRequestHandler):
         if config.tokenize_latency_s:
             time.sleep(config.tokenize_latency_s)
         if config.protocol == "openai":
-            tokens = self._tokens(str(payload.get("prompt", "")))
+            tokens = self._tokens(str(payload.get("prompt", ""))) + [0] * config.pad_tokenize_tokens
             self._send_json(200, {"tokens": tokens, "count": len(tokens), "max_model_len": 2048})
             return
         tokens = self._tokens(str(payload.get("text", "")))
         max_length = payload.get("max_length")
         if payload.get("truncation") and isinstance(max_length, int):
             tokens = tokens[:max_length]
+        tokens += [0] * config.pad_tokenize_tokens
         self._send_json(200, {"tokens": tokens, "request_time": 0.0001})
 
     def _decode(self, payload: dict[str, Any]) -> None:
@@ -211,6 +253,7 @@ class _Handler(BaseHTTPRequestHandler):
             text = bytes(i % 256 for i in ids).decode("utf-8", errors="ignore")
         else:
             text = self.server.vocabulary.decode(ids)
+        text += "x" * self.server.config.pad_decode_chars
         if self.server.config.protocol == "openai":
             self._send_json(200, {"prompt": text})
         else:
@@ -259,18 +302,24 @@ class _Handler(BaseHTTPRequestHandler):
         if not config.ignore_max_tokens and isinstance(max_new_tokens, int):
             pieces = pieces[:max_new_tokens]
             text = "".join(pieces)
+        text += "x" * config.pad_text_chars
+        pieces += [config.pad_token_text] * config.pad_tokens
+        logprob = config.token_logprob
         if openai:
-            return _openai_completion(config.model, text, pieces)
-        tokens: list[dict[str, Any]] = []
-        for piece in pieces:
-            token: dict[str, Any] = {"text": piece, "logprob": -0.25}
-            if config.top_logprob_key:
-                token[config.top_logprob_key] = {piece: -0.25}
-            tokens.append(token)
-        response: dict[str, Any] = {"text": text, "tokens": tokens}
-        if not config.omit_optional_fields:
-            response["logprob"] = -0.25 * len(tokens)
-            response["request_time"] = time.perf_counter() - started
+            response = _openai_completion(config.model, text, pieces, logprob)
+        else:
+            tokens: list[dict[str, Any]] = []
+            for piece in pieces:
+                token: dict[str, Any] = {"text": piece, "logprob": logprob}
+                if config.top_logprob_key:
+                    token[config.top_logprob_key] = {piece: logprob}
+                tokens.append(token)
+            response = {"text": text, "tokens": tokens}
+            if not config.omit_optional_fields:
+                response["logprob"] = logprob * len(tokens)
+                response["request_time"] = time.perf_counter() - started
+        if config.pad_body_bytes:
+            response["padding"] = "x" * config.pad_body_bytes
         return response
 
     def _send_endless(self) -> None:
@@ -291,7 +340,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
 
 
-def _openai_completion(model: str, text: str, pieces: list[str]) -> dict[str, Any]:
+def _openai_completion(
+    model: str, text: str, pieces: list[str], logprob: float = -0.25
+) -> dict[str, Any]:
     """A /v1/completions answer with logprobs, shaped as vLLM returns it."""
     offsets = [sum(len(p) for p in pieces[:i]) for i in range(len(pieces))]
     return {
@@ -304,9 +355,9 @@ def _openai_completion(model: str, text: str, pieces: list[str]) -> dict[str, An
                 "text": text,
                 "logprobs": {
                     "text_offset": offsets,
-                    "token_logprobs": [-0.25] * len(pieces),
+                    "token_logprobs": [logprob] * len(pieces),
                     "tokens": pieces,
-                    "top_logprobs": [{piece: -0.25} for piece in pieces],
+                    "top_logprobs": [{piece: logprob} for piece in pieces],
                 },
                 "finish_reason": "length",
             }
@@ -363,3 +414,27 @@ def fake_server(config: FakeServerConfig | None = None, **overrides: Any) -> Ite
     """Run a fake server for the duration of the block; yields its base URL."""
     with FakeModelServer(config, **overrides) as server:
         yield server.base_url
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve a fake server in this process until it is killed.
+
+    The one argument is a JSON object of `FakeServerConfig` fields (`answer` excluded; give
+    `answer_text` for a fixed answer; `token_logprob` may be the string "nan", "inf" or "-inf").
+    Prints the base URL on one line once the server listens.
+    """
+    import sys
+
+    options: dict[str, Any] = json.loads((argv if argv is not None else sys.argv[1:])[0] or "{}")
+    if "answer_text" in options:
+        options["answer"] = always(str(options.pop("answer_text")))
+    if isinstance(options.get("token_logprob"), str):
+        options["token_logprob"] = float(options["token_logprob"])
+    with FakeModelServer(FakeServerConfig(**options)) as server:
+        sys.stdout.write(server.base_url + "\n")
+        sys.stdout.flush()
+        threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

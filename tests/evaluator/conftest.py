@@ -56,6 +56,17 @@ def mmlu_rows(scenario_root: Path) -> dict[str, list[list[str]]]:
 
 
 @pytest.fixture(scope="session")
+def mmlu_test_rows(scenario_root: Path) -> set[tuple[str, ...]]:
+    """The test-split rows of the smoke subjects: HELM's main split for MMLU."""
+    rows: set[tuple[str, ...]] = set()
+    for subject in SMOKE_SUBJECTS:
+        path = scenario_root / "mmlu" / "data" / "test" / f"{subject}_test.csv"
+        with path.open(encoding="utf-8") as f:
+            rows.update(tuple(row) for row in csv.reader(f))
+    return rows
+
+
+@pytest.fixture(scope="session")
 def row_for_prompt(
     mmlu_rows: dict[str, list[list[str]]],
 ) -> Callable[[str], list[str]]:

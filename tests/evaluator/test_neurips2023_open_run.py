@@ -80,13 +80,15 @@ class Asked:
     gold_is_a: bool = False
     # BBQ only: the raw record and whether option A is its unknown / stereotyped answer.
     bbq: dict[str, object] = field(default_factory=dict)
+    # MMLU only: the CSV's split ("val" or "test"); scores are over test, HELM's main split.
+    split: str = ""
 
 
 class Oracle:
     """Gold answers by evaluated block, read straight from the data files."""
 
     def __init__(self, root: Path) -> None:
-        self.mmlu: dict[str, tuple[str, str]] = {}
+        self.mmlu: dict[str, tuple[str, str, str]] = {}
         for subject in MMLU_SUBJECTS:
             for split in ("val", "test"):
                 path = root / "mmlu" / "data" / split / f"{subject}_{split}.csv"
@@ -97,7 +99,7 @@ class Oracle:
                             f"{letter}. {option}\n"
                             for letter, option in zip("ABCD", options, strict=True)
                         )
-                        self.mmlu[block] = (subject, gold)
+                        self.mmlu[block] = (subject, gold, split)
         self.truthful_qa: dict[str, str] = {}
         # Stem -> every option text of the original (best and incorrect answers).
         self.truthful_qa_options: dict[str, set[str]] = {}
@@ -175,8 +177,10 @@ class Oracle:
             if key not in self.mmlu:
                 # A version perturbed by data_augmentation=canonical (not in the data files).
                 return Asked(PERTURBED, "mmlu", " A")
-            subject, gold = self.mmlu[key]
-            return Asked("mmlu", subject, self._letter(options, gold), texts[0] == gold)
+            subject, gold, split = self.mmlu[key]
+            return Asked(
+                "mmlu", subject, self._letter(options, gold), texts[0] == gold, split=split
+            )
         if stem not in self.truthful_qa or not set(texts) <= self.truthful_qa_options[stem]:
             return Asked(PERTURBED, "truthful_qa", " A")
         gold = self.truthful_qa[stem]
@@ -275,7 +279,12 @@ def test_constant_answer_scores_what_the_data_says(oracle: Oracle, data: DataSou
     assert len(asked) == 1150
 
     def share_gold_a(group: str, key: str | None = None) -> float:
-        hits = [a.gold_is_a for a in asked if a.group == group and key in (None, a.key)]
+        # MMLU scores are over its test split (HELM's main split); the valid rows are asked too.
+        hits = [
+            a.gold_is_a
+            for a in asked
+            if a.group == group and key in (None, a.key) and a.split in ("", "test")
+        ]
         return sum(hits) / len(hits)
 
     per_spec = result.per_run_spec

