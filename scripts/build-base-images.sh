@@ -6,6 +6,10 @@
 #                                downloaded on the host, inside `docker build --network none`
 # Present images are reused; the debootstrap rootfs tarball, the .deb cache and the wheels are
 # cached under $PODIUM_CACHE_DIR (default /var/cache/podium) so rebuilds are quick.
+# Safe to run twice at once (two test runs on one engine): the whole script holds an exclusive
+# lock on $PODIUM_CACHE_DIR/build-base-images.lock, each image is built under a temporary tag and
+# then tagged in one step (a reader never sees it missing or half-checked), and a replaced image
+# is removed only when no tag, image or container still uses it.
 #
 # Usage: scripts/build-base-images.sh [--force] [--refresh] [--python-only]
 #   --force        rebuild both images (from the cached rootfs tarball and wheels)
@@ -18,6 +22,7 @@
 #   PODIUM_TORCH_SPEC            default torch==2.13.0 (the CPU wheel the host's pip config resolves)
 #   PODIUM_TRANSFORMERS_SPEC     default transformers==<version in .venv> (else "transformers<5")
 #   PODIUM_WHEEL_PYTHON          Python 3.11 used for `pip download` (default .venv/bin/python, python3)
+#   PODIUM_IMAGES_LOCK_WAIT_S    how long to wait for another run's lock (default 3600)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -33,7 +38,7 @@ for arg in "$@"; do
     --force) FORCE=1 ;;
     --refresh) FORCE=1; REFRESH=1 ;;
     --python-only) PY_ONLY=1 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "[images] ERROR: unknown argument '$arg' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -43,15 +48,54 @@ step() { echo "[images] $*"; }
 die() { echo "[images] ERROR: $*" >&2; exit 1; }
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 image_id() { docker image inspect -f '{{.Id}}' "$1" 2>/dev/null || true; }
+# Used: the target of a tag, the parent of an image, or the image of a container (even stopped).
+image_in_use() {
+  docker images -a --no-trunc --format '{{.ID}} {{.Repository}}:{{.Tag}}' \
+    | awk -v id="$1" '$1 == id && $2 != "<none>:<none>" { found = 1 } END { exit !found }' && return 0
+  # awk reads to the end: `grep -q` would quit early, and under pipefail xargs' SIGPIPE would
+  # turn a match into a failure.
+  docker images -a -q --no-trunc | sort -u | xargs -r docker image inspect -f '{{.Parent}}' 2>/dev/null \
+    | awk -v id="$1" '$0 == id { found = 1 } END { exit !found }' && return 0
+  [[ -n "$(docker ps -a -q --filter "ancestor=$1" 2>/dev/null)" ]]
+}
 # After a rebuild the previous image is untagged: remove it unless something still uses it.
 drop_old() {
   if [[ -n "$1" && "$1" != "$(image_id "$2")" ]]; then
-    docker rmi "$1" >/dev/null 2>&1 && step "removed the previous $2 (${1:7:12})" || true
+    if image_in_use "$1"; then
+      step "keeping the previous $2 (${1:7:12}): a tag, an image or a container still uses it"
+    else
+      docker rmi "$1" >/dev/null 2>&1 && step "removed the previous $2 (${1:7:12})" || true
+    fi
   fi
 }
+# A temporary tag for an image being built; removed on exit, whatever happens.
+TMP_TAGS=()
+# Sets TMP (no subshell: the tag must reach TMP_TAGS for the clean-up).
+tmp_tag() { TMP="$1-building-$$"; TMP_TAGS+=("$TMP"); }
+# `docker tag` moves the final tag in one step; then the temporary tag goes (not the image).
+publish() {
+  docker tag "$1" "$2" || die "docker tag $1 $2 failed: see the dockerd log"
+  docker rmi "$1" >/dev/null 2>&1 || true
+}
+cleanup_tmp_tags() {
+  local t
+  for t in "${TMP_TAGS[@]}"; do docker rmi "$t" >/dev/null 2>&1 || true; done
+}
+trap cleanup_tmp_tags EXIT
 
 docker info >/dev/null 2>&1 || die "the Docker engine does not answer: run scripts/ensure-services.sh first"
 mkdir -p "$CACHE" || die "cannot create cache dir $CACHE: run as root or set PODIUM_CACHE_DIR"
+
+# One run at a time per cache dir: another run may be replacing the very image this one would
+# build on, or reading the rootfs tarball this one rewrites. The lock is released on exit.
+LOCK="$CACHE/build-base-images.lock"
+exec 9>>"$LOCK" || die "cannot open the lock file $LOCK: run as root or set PODIUM_CACHE_DIR"
+if ! flock -n 9; then
+  step "another build-base-images.sh is running (lock $LOCK); waiting for it to finish"
+  flock -w "${PODIUM_IMAGES_LOCK_WAIT_S:-3600}" 9 \
+    || die "still locked after ${PODIUM_IMAGES_LOCK_WAIT_S:-3600}s: is a build stuck? (fuser -v $LOCK shows who holds it)"
+  step "lock acquired"
+fi
 
 # ----------------------------------------------------------------------------- Debian mirror
 # The first URI of an enabled apt source that serves the release suite itself (not -security).
@@ -134,15 +178,17 @@ build_python_image() {
     step "using cached rootfs $ROOTFS_TAR (--refresh redoes debootstrap)"
   fi
   OLD_PY="$(image_id "$PY_IMAGE")"
+  tmp_tag "$PY_IMAGE"; local tmp="$TMP"
   step "docker import $ROOTFS_TAR as $PY_IMAGE"
   docker import \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV LANG=C.UTF-8' \
     --change 'CMD ["python3"]' \
     --change "LABEL podium.test-image=python org.opencontainers.image.description=\"Debian $SUITE minbase + python3 (debootstrap)\"" \
-    "$ROOTFS_TAR" "$PY_IMAGE" >/dev/null || die "docker import failed: see the dockerd log"
-  docker run --rm --network none "$PY_IMAGE" python3 -c "import ssl, sqlite3, json" \
+    "$ROOTFS_TAR" "$tmp" >/dev/null || die "docker import failed: see the dockerd log"
+  docker run --rm --network none "$tmp" python3 -c "import ssl, sqlite3, json" \
     || die "$PY_IMAGE does not run python3: rerun with --refresh"
+  publish "$tmp" "$PY_IMAGE"
   step "$PY_IMAGE built ($(docker image inspect -f '{{.Size}}' "$PY_IMAGE" | awk '{printf "%.0f MB", $1/1e6}'))"
 }
 
@@ -224,15 +270,16 @@ ENV PIP_BREAK_SYSTEM_PACKAGES=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR
 LABEL podium.test-image=ml
 EOF
   step "docker build --network none -t $ML_IMAGE (pip install --no-index from the wheels)"
-  local t=$SECONDS old; old="$(image_id "$ML_IMAGE")"
-  docker build --network none -t "$ML_IMAGE" "$ctx" >"$CACHE/ml-build.log" 2>&1 \
+  local t=$SECONDS old tmp; old="$(image_id "$ML_IMAGE")"; tmp_tag "$ML_IMAGE"; tmp="$TMP"
+  docker build --network none -t "$tmp" "$ctx" >"$CACHE/ml-build.log" 2>&1 \
     || { tail -n 30 "$CACHE/ml-build.log" >&2; die "docker build of $ML_IMAGE failed (log: $CACHE/ml-build.log)"; }
   rm -rf "$ctx"
   # The build stage (with its wheels) is an untagged image now; drop it (only it) to save disk.
   docker image prune -f --filter "label=podium.test-image-build=ml" >/dev/null 2>&1 || true
-  docker run --rm --network none --read-only "$ML_IMAGE" \
+  docker run --rm --network none --read-only "$tmp" \
     python3 -c "import torch, transformers; torch.zeros(1)" \
     || die "$ML_IMAGE does not import torch/transformers: rerun with --force"
+  publish "$tmp" "$ML_IMAGE"
   drop_old "$old" "$ML_IMAGE"
   step "$ML_IMAGE built in $(( SECONDS - t ))s ($(docker image inspect -f '{{.Size}}' "$ML_IMAGE" | awk '{printf "%.0f MB", $1/1e6}'))"
 }

@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, text
 from app.config import Settings
 from app.kit.db import Base, get_engine
 from app.kit.migrate import upgrade
+from tests import leaks
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "PODIUM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -28,6 +29,43 @@ SCENARIO_DATA = Path(
         "PODIUM_SCENARIO_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "scenarios")
     )
 )
+
+
+_SESSION_MARK = pytest.StashKey[str]()
+_BASETEMP = pytest.StashKey[Path]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_SESSION_MARK] = leaks.mark_session()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remember_basetemp(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    request.config.stash[_BASETEMP] = tmp_path_factory.getbasetemp()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Fail the run when it left a process or a submission image behind (tests/leaks.py), after
+    removing it, so the next run starts clean."""
+    found: list[str] = []
+    survivors = leaks.surviving_processes(session.config.stash[_SESSION_MARK])
+    leaks.kill(survivors)
+    found += [f"process {p.pid} (parent {p.ppid}): {p.cmdline[:200]}" for p in survivors]
+    if _BASETEMP in session.config.stash:
+        ids = leaks.session_submission_ids(session.config.stash[_BASETEMP])
+        found += leaks.remove_submission_artifacts(ids)
+    if not found:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    lines = ["the tests left these behind (now removed); the test that started them must stop it:"]
+    for line in [*lines, *(f"  {item}" for item in found)]:
+        if reporter is not None:
+            reporter.write_line(line, red=True)
+    if session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def require(condition: bool, what: str) -> None:

@@ -21,6 +21,7 @@ import docker
 import docker.errors
 import pytest
 
+from tests.bridge_address import docker_bridge_address
 from workers.sandbox.docker_runtime import DockerRuntime
 from workers.sandbox.runtime import BuildSpec, ContainerSpec
 
@@ -139,10 +140,9 @@ def wait_exited(runtime: DockerRuntime) -> Callable[[str], None]:
 
 
 @pytest.fixture(scope="session")
-def bridge_gateway(docker_client: docker.DockerClient) -> str:
-    """The host's own address on the default docker bridge (docker0)."""
-    config = docker_client.networks.get("bridge").attrs["IPAM"]["Config"]
-    return str(config[0]["Gateway"])
+def bridge_gateway(docker_client: docker.DockerClient, labels: dict[str, str]) -> str:
+    """The host's own address on the default docker bridge (docker0), on every engine."""
+    return docker_bridge_address(docker_client, BASE_IMAGE, labels)
 
 
 @pytest.fixture
