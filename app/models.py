@@ -1,7 +1,7 @@
 """Every table, imported in one place so Alembic and tests see the whole schema."""
 
 from app.audit.models import AuditEntry
-from app.auth.models import ApiToken, Role, Team
+from app.auth.models import ApiToken, Role, Team, TeamMember
 from app.competitions.models import (
     Competition,
     EntryRule,
@@ -38,4 +38,5 @@ __all__ = [
     "Submission",
     "SubmissionStatus",
     "Team",
+    "TeamMember",
 ]

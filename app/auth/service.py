@@ -47,14 +47,27 @@ def create_team(session: Session, name: str) -> tuple[Team, str]:
 
 
 def create_token(
-    session: Session, role: Role, *, team_id: str | None = None, label: str = ""
+    session: Session,
+    role: Role,
+    *,
+    team_id: str | None = None,
+    label: str = "",
+    member_id: str | None = None,
 ) -> str:
     if role is Role.team and team_id is None:
         raise ValueError("a team token must name its team")
     if role is not Role.team and team_id is not None:
         raise ValueError(f"an {role.value} token belongs to no team")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiToken(token_hash=hash_token(token), role=role, team_id=team_id, label=label))
+    session.add(
+        ApiToken(
+            token_hash=hash_token(token),
+            role=role,
+            team_id=team_id,
+            label=label,
+            member_id=member_id,
+        )
+    )
     session.flush()
     return token
 

@@ -63,6 +63,24 @@ ROUTES = [
     Case("POST", "/api/v1/submissions/{sid}/baseline", _admin(), json={"baseline": True}),
     Case("POST", "/api/v1/submissions/{sid}/disqualify", _admin(), json={"reason": "x"}),
     Case("GET", "/api/v1/audit", STAFF),
+    # Admin API (app/admin/): "nope" ids, so an admin gets in and finds nothing.
+    Case("GET", "/api/v1/admin/teams", _admin()),
+    Case("POST", "/api/v1/admin/teams", _admin(), json={"name": "new-team"}),
+    Case("POST", "/api/v1/admin/teams/import", _admin(), json={"csv": "csv-team,c@x.org"}),
+    Case("POST", "/api/v1/admin/teams/{team}/members", {"admin": {404}}, json={"name": "m"}),
+    Case("GET", "/api/v1/admin/tokens", _admin()),
+    Case("POST", "/api/v1/admin/tokens", _admin(), json={"role": "organizer"}),
+    Case("POST", "/api/v1/admin/tokens/{token}/rotate", {"admin": {404}}),
+    Case("POST", "/api/v1/admin/tokens/{token}/revoke", {"admin": {404}}),
+    Case("GET", "/api/v1/admin/competitions", _admin()),
+    Case(
+        "POST",
+        "/api/v1/admin/competitions/apply",
+        _admin(),
+        json={
+            "toml": 'slug = "c"\n[[tracks]]\nslug = "t"\n[[phases]]\nslug = "p"\nsuite = "smoke"\n'
+        },
+    ),
     Case("POST", "/api/v1/uploads", TEAMS, json={"filename": "w.bin", "size": 10}),
     Case("GET", "/api/v1/uploads", TEAMS),
     Case("GET", "/api/v1/uploads/{upload}", {"owner": OK}),
@@ -118,7 +136,9 @@ def test_route_access(settings: Settings, world: dict[str, Any], case: Case) -> 
         upload = client.post(
             "/api/v1/uploads", headers=owner, json={"filename": "w.bin", "size": 10}
         ).json()["id"]
-        path = case.path.format(sid=sid, upload=upload, competition="nope", sha="0" * 64)
+        path = case.path.format(
+            sid=sid, upload=upload, competition="nope", sha="0" * 64, team="nope", token="nope"
+        )
         kwargs: dict[str, Any] = {"headers": _headers(world, role)}
         if case.json is not None:
             kwargs["json"] = case.json
@@ -151,7 +171,9 @@ def test_every_route_is_in_the_table(settings: Settings) -> None:
             c.path.replace("{sid}", "{submission_id}")
             .replace("{upload}", "{upload_id}")
             .replace("{competition}", "{slug}")
-            .replace("{sha}", "{sha256}"),
+            .replace("{sha}", "{sha256}")
+            .replace("{team}", "{team_id}")
+            .replace("{token}", "{token_id}"),
         )
         for c in ROUTES
     }

@@ -1,0 +1,1 @@
+"""Administering a running server over its API: teams, members, tokens and competitions."""
