@@ -7,11 +7,16 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
+from app.admin.cli import admin
 from app.client.commands import TEAM_COMMANDS
 from app.config import Settings, get_settings
+
+if TYPE_CHECKING:
+    from docker import DockerClient
 
 
 def _configure(data_dir: Path | None) -> None:
@@ -179,90 +184,84 @@ def worker(queues: str, gpus: str, concurrency: int | None, pool: str, beat: boo
     os.execv(sys.executable, _worker_argv(queue_list, concurrency, pool, beat=beat))
 
 
-@main.group()
-def admin() -> None:
-    """Manage teams and tokens."""
+main.add_command(admin)  # app/admin/cli.py: calls the admin API of a running server
 
 
-@admin.command("create-team")
-@click.argument("name")
-def create_team_cmd(name: str) -> None:
-    """Create a team; prints its token as the last line (shown once)."""
-    from app.auth.service import create_team
+@main.command("base-images")
+def base_images_cmd() -> None:
+    """List the base images team Dockerfiles may start FROM, and whether this engine has them.
+
+    Exits 1 when an allowed image is missing (builds on it fail) or is a submission image.
+    """
+    from sqlalchemy import select
+
+    from app.competitions.models import Competition, Phase
     from app.kit.db import session_scope
-    from app.kit.errors import PodiumError
 
     settings = _ready_settings()
-    try:
-        with session_scope(settings.database_url) as session:
-            team, token = create_team(session, name)
-    except (PodiumError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"team {team.name!r} created (id {team.id}); its token, shown once:")
-    click.echo(token)
+    allowed: list[tuple[str, list[str]]] = [
+        ("default (PODIUM_DEFAULT_BASE_IMAGES)", list(settings.default_base_images))
+    ]
+    with session_scope(settings.database_url) as session:
+        phases = session.execute(
+            select(Competition.slug, Phase.slug, Phase.sandbox)
+            .join(Phase, Phase.competition_id == Competition.id)
+            .order_by(Competition.slug, Phase.slug)
+        ).all()
+    for competition, phase, sandbox in phases:
+        images = (sandbox or {}).get("base_images")
+        if isinstance(images, list):
+            allowed.append((f"{competition}/{phase}", [str(i) for i in images]))
+        else:
+            allowed.append((f"{competition}/{phase}", []))
+    status = _engine_status({i for _, images in allowed for i in images})
+    problems = 0
+    for scope, images in allowed:
+        if not images and scope != allowed[0][0]:
+            click.echo(f"{scope}: the default above")
+            continue
+        click.echo(f"{scope}:")
+        for image in images or ["(none: only FROM scratch)"]:
+            state = status.get(image, "")
+            problems += state.startswith(("MISSING", "REFUSED"))
+            click.echo(f"  {image:<40} {state}")
+    if "" in status:
+        click.secho(status[""], fg="yellow", err=True)
+    if problems:
+        raise SystemExit(1)
 
 
-@admin.command("create-token")
-@click.option(
-    "--role",
-    type=click.Choice(["admin", "organizer", "team", "worker"]),
-    required=True,
-    help="worker: for workers on hosts without the API's disk (PODIUM_WORKER_TOKEN)",
-)
-@click.option("--team", "team_name", default=None, help="Team name, for --role team.")
-@click.option("--label", default="", help="A note to recognise the token by.")
-def create_token_cmd(role: str, team_name: str | None, label: str) -> None:
-    """Create a token; prints it as the last line (shown once)."""
-    from app.auth.models import Role
-    from app.auth.service import create_token, team_by_name
-    from app.kit.db import session_scope
-    from app.kit.errors import PodiumError
-
-    settings = _ready_settings()
-    try:
-        with session_scope(settings.database_url) as session:
-            team_id = team_by_name(session, team_name).id if team_name else None
-            token = create_token(session, Role(role), team_id=team_id, label=label)
-    except (PodiumError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"{role} token created; shown once:")
-    click.echo(token)
-
-
-@admin.command("apply")
-@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
-def apply_cmd(path: Path) -> None:
-    """Create or update a competition from its TOML file (idempotent)."""
-    from app.competitions.config import CompetitionFileError, load_competition_file
-    from app.competitions.service import apply_competition
-    from app.kit.db import session_scope
-    from app.kit.errors import PodiumError
+def _engine_status(images: set[str]) -> dict[str, str]:
+    """Per image: present (with its id), MISSING, or REFUSED (a submission image). Key "" holds a
+    note when the engine cannot be asked."""
+    import docker
 
     try:
-        config = load_competition_file(path)
-    except CompetitionFileError as exc:
-        raise click.ClickException(str(exc)) from exc
-    settings = _ready_settings()
+        client = docker.from_env()
+        client.ping()
+    except Exception as exc:  # docker-py raises its own errors and raw requests ones here
+        return {"": f"note: no Docker engine reachable ({exc}); presence not checked"}
+    status: dict[str, str] = {}
     try:
-        with session_scope(settings.database_url) as session:
-            report = apply_competition(session, config)
-    except PodiumError as exc:
-        raise click.ClickException(str(exc)) from exc
-    verb = "created" if report.created else "updated"
-    click.echo(f"competition {report.competition!r} {verb}")
-    click.echo(f"  tracks: {', '.join(report.tracks)}")
-    click.echo(f"  phases: {', '.join(report.phases)}")
-    for removed in report.removed:
-        click.echo(f"  removed {removed}")
+        for image in images:
+            status[image] = _image_state(client, image)
+    finally:
+        client.close()
+    return status
 
 
-@admin.command("prune-uploads")
-def prune_uploads_cmd() -> None:
-    """Remove weights uploads left unfinished (48 h idle) or unclaimed (7 days)."""
-    from app.uploads.service import prune_expired
+def _image_state(client: DockerClient, image: str) -> str:
+    import docker.errors
 
-    removed = prune_expired(get_settings())
-    click.echo(f"removed {len(removed)} expired upload(s)")
+    try:
+        found = client.images.get(image)
+    except docker.errors.ImageNotFound:
+        return "MISSING on this engine (scripts/build-base-images.sh, or docker load)"
+    except docker.errors.APIError as exc:
+        return f"MISSING: the engine refused the name ({exc.explanation})"
+    if "podium.submission" in (found.labels or {}):
+        return "REFUSED: a submission image; builds on it are refused"
+    return f"present ({str(found.id)[7:19]})"
 
 
 def _ready_settings() -> Settings:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path(".podium")
 
@@ -44,11 +44,34 @@ class Settings(BaseSettings):
     """Largest total size of an extracted build context."""
     max_weights_bytes: int = Field(200 * 1024**3, gt=0)
     max_archive_files: int = Field(100_000, gt=0)
+    disk_free_floor_bytes: int = Field(2 * 1024**3, ge=0)
+    """Free disk that uploads never take (kept for the database, logs and image builds): an
+    upload is refused with 507 when free space minus what unfinished uploads still need minus
+    this is smaller than the upload."""
+    team_storage_quota_bytes: int = Field(500 * 1024**3, gt=0)
+    """Bytes one team may keep on the server: its resumable uploads (finished or not, at their
+    declared size) plus the build contexts and weights of its submissions (weights several of
+    its submissions share count once). Past it an upload or submission gets 413."""
+    max_request_body_bytes: int = Field(256 * 1024, gt=0)
+    """Largest body of any request but the streamed uploads (multipart submissions, upload
+    chunks): JSON and forms. Larger ones get 413 before they are read (app/kit/body_limit.py)."""
 
     # Sandbox
     build_network: Literal["none", "default"] = "none"
+    default_base_images: Annotated[list[str], NoDecode] = [
+        "podium-test/ml:bookworm",
+        "podium-test/python:bookworm",
+    ]
+    """Images a team's Dockerfile may start FROM (or COPY --from) when its phase names none
+    (`[phases.sandbox] base_images`); comma-separated in the environment. The defaults are the
+    two images scripts/build-base-images.sh makes locally, so `podium up` builds offline."""
     build_timeout_s: float = Field(1800.0, gt=0)
     build_memory_bytes: int = Field(8 * 1024**3, gt=0)
+    build_cpus: float = Field(4.0, gt=0)
+    """CPU limit of each RUN step of a build."""
+    build_pids_limit: int = Field(1024, ge=0)
+    """Most processes a build's RUN steps may have at once. It needs the engine's cgroupfs
+    driver and a worker on the engine's host (builds are refused otherwise); 0 turns it off."""
     container_memory_bytes: int = Field(16 * 1024**3, gt=0)
     container_cpus: float = Field(4.0, gt=0)
     container_pids_limit: int = Field(1024, gt=0)
@@ -82,6 +105,13 @@ class Settings(BaseSettings):
     def stale_after_s(self) -> float:
         """A running evaluation whose heartbeat is older than this has lost its worker."""
         return self.heartbeat_s * 4
+
+    @field_validator("default_base_images", mode="before")
+    @classmethod
+    def _split_images(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @model_validator(mode="after")
     def _fill_embedded_defaults(self) -> Settings:

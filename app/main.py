@@ -5,19 +5,30 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from app.admin.router import router as admin_router
 from app.artifacts.router import router as artifacts_router
 from app.audit.router import router as audit_router
+from app.auth.service import authenticate
 from app.competitions.router import router as competitions_router
 from app.config import Settings, get_settings
+from app.kit.body_limit import BodyLimitMiddleware, TokenCheck
+from app.kit.db import session_scope
 from app.kit.errors import PodiumError
+from app.kit.validation import validation_error
 from app.leaderboard.router import router as leaderboard_router
 from app.queue import CeleryQueue, TaskQueue
+from app.submissions.router import STREAMED_BODY as SUBMISSION_UPLOAD
 from app.submissions.router import router as submissions_router
 from app.uploads.allocator import tune_for_streaming
+from app.uploads.disk import disk_full_message, is_disk_full
+from app.uploads.router import STREAMED_BODY as UPLOAD_CHUNK
 from app.uploads.router import router as uploads_router
+from app.uploads.service import reclaim_abandoned
+from app.web.admin_pages import router as admin_pages_router
 from app.web.router import router as web_router
 
 log = logging.getLogger(__name__)
@@ -27,16 +38,43 @@ class Health(BaseModel):
     status: str
 
 
+def _token_checker(settings: Settings) -> TokenCheck:
+    def token_known(token: str) -> bool:
+        with session_scope(settings.database_url) as session:
+            return authenticate(session, token) is not None
+
+    return token_known
+
+
 def create_app(settings: Settings | None = None, queue: TaskQueue | None = None) -> FastAPI:
     settings = settings or get_settings()
     tune_for_streaming()  # large uploads stream through this process; see app/uploads/allocator.py
     app = FastAPI(title="Podium", version="0.1.0")
     app.state.settings = settings
     app.state.queue = queue or CeleryQueue(settings)
+    reclaim_abandoned(settings)  # staging of killed uploads, expired uploads: app/uploads/
+    # No body is read before the caller's token is checked, and none beyond a small cap but
+    # the streamed uploads': see app/kit/body_limit.py.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_request_body_bytes,
+        token_known=_token_checker(settings),
+        streaming=(SUBMISSION_UPLOAD, UPLOAD_CHUNK),
+    )
+
+    app.add_exception_handler(RequestValidationError, validation_error)
 
     @app.exception_handler(PodiumError)
     async def _podium_error(_: Request, exc: PodiumError) -> JSONResponse:
         return JSONResponse(status_code=exc.status_code, content={"detail": exc.message})
+
+    @app.exception_handler(OSError)
+    async def _disk_full(_: Request, exc: OSError) -> JSONResponse:
+        # The places that write uploads answer a full disk themselves; this catches the rest,
+        # so a full disk is never a 500.
+        if not is_disk_full(exc):
+            raise exc
+        return JSONResponse(status_code=507, content={"detail": disk_full_message("this request")})
 
     @app.get("/healthz", response_model=Health, tags=["health"])
     def healthz() -> Health:
@@ -47,6 +85,8 @@ def create_app(settings: Settings | None = None, queue: TaskQueue | None = None)
     app.include_router(uploads_router)
     app.include_router(competitions_router)
     app.include_router(audit_router)
+    app.include_router(admin_router)
     app.include_router(artifacts_router)
     app.include_router(web_router)
+    app.include_router(admin_pages_router)
     return app

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from app.kit.db import session_scope, utcnow
 from app.notifications import notify_if_finished
 from app.queue import EVALUATE_TASK, enqueue_after_commit
 from app.scenario_data import scenario_source
+from app.submissions.dockerfile_policy import DockerfileRefused, build_policy, check_context
 from app.submissions.lifecycle import TERMINAL, transition
 from app.submissions.models import (
     FRESH_RERUN,
@@ -35,7 +37,14 @@ from app.submissions.response_cache import DbResponseCache, cache_scope
 from workers.artifacts import ArtifactUnavailable, ensure_context, ensure_weights
 from workers.context import WorkerContext
 from workers.heartbeat import Heartbeat
-from workers.sandbox.runtime import BuildSpec, ContainerSpec, ImageNotFound, SandboxError
+from workers.sandbox.faults import HostSetupError, ImageDefect
+from workers.sandbox.runtime import (
+    BuildSpec,
+    ContainerNotRunning,
+    ContainerSpec,
+    ImageNotFound,
+    SandboxError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +73,11 @@ class EvaluationCancelled(Exception):
     """An admin cancelled the submission while it was being evaluated."""
 
 
-def image_tag(submission_id: str) -> str:
-    return f"podium/submission:{submission_id}"
+def image_tag() -> str:
+    """A fresh, unguessable tag for a build. Never derived from the public submission id: a
+    Dockerfile that could name another team's image could build on it or copy out of it. Rows
+    keep the image id; GC and clean-up find images by their `podium.submission` label."""
+    return f"podium/submission:{secrets.token_hex(16)}"
 
 
 # --------------------------------------------------------------------------------------- build
@@ -87,6 +99,11 @@ def build_submission(ctx: WorkerContext, submission_id: str) -> None:
         phase = session.get(Phase, submission.phase_id) if submission.phase_id else None
         settings = effective_settings(settings, phase)
         suite_name = phase.suite_name if phase else settings.default_suite
+        policy = build_policy(
+            ctx.settings.default_base_images,
+            ctx.settings.build_network,
+            dict(phase.sandbox) if phase is not None else None,
+        )
 
     try:
         context_dir = ensure_context(settings, submission_id)
@@ -100,15 +117,23 @@ def build_submission(ctx: WorkerContext, submission_id: str) -> None:
             "details. This is not your submission's fault.",
         )
         return
+    try:
+        # Again here: the phase's allowed bases may have changed since the upload was checked.
+        check_context(context_dir, dockerfile, policy)
+    except DockerfileRefused as exc:
+        _fail(ctx, submission_id, FailureReason.invalid_upload, exc.message)
+        return
     result = ctx.runtime.build(
         BuildSpec(
             context_dir=context_dir,
-            tag=image_tag(submission_id),
+            tag=image_tag(),
             dockerfile=dockerfile,
             labels={"podium.submission": submission_id},
             network=settings.build_network,
             timeout_s=settings.build_timeout_s,
             memory_bytes=settings.build_memory_bytes,
+            pids_limit=settings.build_pids_limit or None,
+            nano_cpus=int(settings.build_cpus * 1_000_000_000),
             log_limit_bytes=settings.log_limit_bytes,
         )
     )
@@ -125,6 +150,9 @@ def build_submission(ctx: WorkerContext, submission_id: str) -> None:
                     f"the image build took longer than {settings.build_timeout_s:.0f}s and was "
                     "stopped; make the build faster (smaller base image, fewer steps)"
                 )
+            elif result.worker_fault:
+                reason = FailureReason.internal_error
+                message = result.error or "the build could not be run on this worker"
             else:
                 reason = FailureReason.build_failed
                 message = result.error or "docker build failed; see the build log"
@@ -290,6 +318,9 @@ def _run_in_container(ctx: WorkerContext, job: _Job, suite: Any, gpu_ids: list[s
             "the image of this submission was removed to free disk space; an organizer's "
             "re-run rebuilds it. This is not your submission's fault.",
         ) from exc
+    except ImageDefect as exc:
+        # The engine refused the image itself: the team's defect, counted toward its quota.
+        raise EvaluationFailed(FailureReason.crashed, f"the server could not start: {exc}") from exc
     with session_scope(settings.database_url) as session:
         evaluation = session.get(Evaluation, job.evaluation_id)
         assert evaluation is not None
@@ -298,6 +329,12 @@ def _run_in_container(ctx: WorkerContext, job: _Job, suite: Any, gpu_ids: list[s
         try:
             with runtime.endpoint(container_id, settings.container_port) as base_url:
                 return asyncio.run(_drive(ctx, job, suite, base_url, container_id))
+        except ContainerNotRunning as exc:
+            raise _explain_stop(
+                ctx, job, container_id, "the server exited before it answered"
+            ) from exc
+        except HostSetupError:
+            raise  # this worker's own setup, not the container: internal_error (`evaluate`)
         except SandboxError as exc:
             raise _explain_stop(ctx, job, container_id, f"the container stopped ({exc})") from exc
     finally:
@@ -362,6 +399,7 @@ async def _evaluate_server(
     try:
         await client.wait_ready(timeout_s=settings.start_timeout_s, poll_s=1.0, is_alive=alive)
     except evaluator.StartTimeout as exc:
+        _save_container_log(ctx, job, container_id, startup=True)  # no prompt was sent yet
         if not alive():
             raise _explain_stop(
                 ctx, job, container_id, "the server exited before it answered"
@@ -373,6 +411,9 @@ async def _evaluate_server(
             f"{settings.start_timeout_s:.0f}s; check that it listens on 0.0.0.0:"
             f"{settings.container_port} and loads faster (see the container log)",
         ) from exc
+    # Ready, and no prompt sent yet: all a team may see of the log while its phase has hidden
+    # scenarios (app/submissions/views.py), as what the server prints later may quote them.
+    _save_container_log(ctx, job, container_id, startup=True)
 
     cache = DbResponseCache(settings.database_url, job.cache_scope)
     loop = asyncio.get_running_loop()
@@ -468,7 +509,10 @@ def _explain_stop(ctx: WorkerContext, job: _Job, container_id: str, what: str) -
     )
 
 
-def _save_container_log(ctx: WorkerContext, job: _Job, container_id: str) -> None:
+def _save_container_log(
+    ctx: WorkerContext, job: _Job, container_id: str, *, startup: bool = False
+) -> None:
+    """Store the container's log (size-capped); `startup` also stores it as the start-up log."""
     try:
         text = ctx.runtime.logs(container_id, ctx.settings.log_limit_bytes)
     except SandboxError:
@@ -477,6 +521,8 @@ def _save_container_log(ctx: WorkerContext, job: _Job, container_id: str) -> Non
         evaluation = session.get(Evaluation, job.evaluation_id)
         if evaluation is not None:
             evaluation.container_log = text
+            if startup:
+                evaluation.startup_log = text
 
 
 def _finish_scored(ctx: WorkerContext, job: _Job, result: Any) -> None:

@@ -47,9 +47,13 @@ class ReapReport:
     gave_up: list[str] = field(default_factory=list)
     rebuilt: list[str] = field(default_factory=list)
     pruned_images: list[str] = field(default_factory=list)
+    reclaimed_build_leftovers: list[str] = field(default_factory=list)
 
 
 IMAGE_LABEL = "podium.submission"
+# Build leftovers younger than the longest build plus this may belong to a running build (the
+# builder's cancel grace, a slow commit of a big layer, clock skew between worker and engine).
+BUILD_LEFTOVER_MARGIN = timedelta(minutes=10)
 
 
 def reap(
@@ -61,8 +65,13 @@ def reap(
     now = now or utcnow()
     report = ReapReport()
     if runtime is not None:
-        # Submission images beyond the disk budget go, oldest first (never one in use); a
-        # re-run of a pruned submission rebuilds it.
+        # What builds left behind (untagged layers, step containers) goes once no build can
+        # still be using it; then submission images beyond the disk budget go, oldest first
+        # (never one in use), counting the leftovers still there. A re-run of a pruned
+        # submission rebuilds it.
+        report.reclaimed_build_leftovers = runtime.reclaim_build_leftovers(
+            _longest_build_s(settings) + BUILD_LEFTOVER_MARGIN.total_seconds()
+        )
         report.pruned_images = runtime.prune_images(IMAGE_LABEL, settings.image_disk_budget_bytes)
     stale = now - timedelta(seconds=settings.stale_after_s)
     with session_scope(settings.database_url) as session:
@@ -144,10 +153,25 @@ def reap(
             enqueue_after_commit(session, queue, BUILD_TASK, submission.id)
             report.rebuilt.append(submission.id)
     if any(
-        (report.requeued, report.timed_out, report.gave_up, report.rebuilt, report.pruned_images)
+        (
+            report.requeued,
+            report.timed_out,
+            report.gave_up,
+            report.rebuilt,
+            report.pruned_images,
+            report.reclaimed_build_leftovers,
+        )
     ):
         log.info("reaper: %s", report)
     return report
+
+
+def _longest_build_s(settings: Settings) -> float:
+    """The longest any build may run, over the worker's default and every phase's override."""
+    with session_scope(settings.database_url) as session:
+        phases = session.scalars(select(Phase)).all()
+        timeouts = [effective_settings(settings, phase).build_timeout_s for phase in phases]
+    return max([settings.build_timeout_s, *timeouts])
 
 
 def _fail(

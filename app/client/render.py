@@ -57,7 +57,9 @@ def show_outcome(out: Console, submission: dict[str, Any], logs: dict[str, Any] 
         out.print(f"[bold red]submission {submission.get('id')}{name} {status}[/]: {reason}")
         if message:
             out.print(message, markup=False, highlight=False)
-        for key, title in (("build_log", "build log"), ("container_log", "container log")):
+        withheld = bool((logs or {}).get("container_log_withheld"))
+        container = "container log, start-up only" if withheld else "container log"
+        for key, title in (("build_log", "build log"), ("container_log", container)):
             text = (logs or {}).get(key) or ""
             if text.strip():
                 out.rule(f"{title} (last {LOG_TAIL_LINES} lines)")

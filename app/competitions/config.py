@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from app.submissions.dockerfile_policy import normalize_reference
+
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"
 
 
@@ -32,6 +34,20 @@ class SandboxConfig(_Strict):
     eval_timeout_s: float | None = Field(None, gt=0)
     pids_limit: int | None = Field(None, gt=0)
     tmpfs_gb: float | None = Field(None, gt=0)
+    base_images: list[str] | None = None
+    """Images a team's Dockerfile may start FROM (or COPY --from); unset means the server's
+    `default_base_images`. `scratch` and the Dockerfile's own earlier stages are always allowed."""
+
+    @field_validator("base_images")
+    @classmethod
+    def _image_names(cls, value: list[str] | None) -> list[str] | None:
+        for name in value or []:
+            if normalize_reference(name) is None:
+                raise ValueError(
+                    f"{name!r} is not an image name (e.g. podium-test/ml:bookworm, "
+                    "registry.example.org/team-base:1.0 or name@sha256:...)"
+                )
+        return value
 
 
 class QuotaConfig(_Strict):

@@ -12,6 +12,8 @@ import evaluator
 from app.competitions.config import CompetitionConfig
 from app.competitions.models import Competition, EntryRule, LeaderboardMode, Phase, Track
 from app.competitions.repository import CompetitionRepository, PhaseRepository, TrackRepository
+from app.competitions.schemas import CompetitionList, CompetitionRead, PhaseRead, TrackRead
+from app.kit.db import utcnow
 from app.kit.errors import BadRequest, Conflict, NotFound
 from app.submissions.models import Submission
 
@@ -235,3 +237,60 @@ def _closed_message(competition: Competition, phases: list[Phase], now: datetime
             f"{upcoming[0].slug!r} opens at {_fmt(upcoming[0].opens_at)}"
         )
     return f"no phase of {competition.slug!r} is open for submissions; the competition has ended"
+
+
+def read_competition(
+    session: Session, competition: Competition, *, show_hidden: bool
+) -> CompetitionRead:
+    """A competition as a caller sees it: hidden scenario names only when `show_hidden`
+    (organizers and admins); everyone else gets their count."""
+    now = utcnow()
+    return CompetitionRead(
+        slug=competition.slug,
+        title=competition.title,
+        description=competition.description,
+        tracks=[
+            TrackRead(slug=t.slug, title=t.title)
+            for t in TrackRepository(session).for_competition(competition.id)
+        ],
+        phases=[
+            PhaseRead(
+                slug=p.slug,
+                title=p.title,
+                suite=p.suite_name,
+                hidden_scenarios=list(p.hidden_scenarios) if show_hidden else [],
+                hidden_scenario_count=len(p.hidden_scenarios),
+                opens_at=p.opens_at,
+                closes_at=p.closes_at,
+                is_open=is_open(p, now),
+                protocol=p.protocol,
+                port=p.port,
+                weight=p.weight,
+                leaderboard_mode=p.leaderboard_mode.value,
+                entry_rule=p.entry_rule.value,
+                quotas={
+                    "per_day": p.quota_per_day,
+                    "total": p.quota_total,
+                    "concurrent": p.quota_concurrent,
+                    "failed_per_day": p.quota_failed_per_day,
+                },
+            )
+            for p in PhaseRepository(session).for_competition(competition.id)
+        ],
+    )
+
+
+def list_competitions(session: Session, *, show_hidden: bool) -> CompetitionList:
+    return CompetitionList(
+        items=[
+            read_competition(session, c, show_hidden=show_hidden)
+            for c in CompetitionRepository(session).all_by_slug()
+        ]
+    )
+
+
+def competition_by_slug(session: Session, slug: str, *, show_hidden: bool) -> CompetitionRead:
+    competition = CompetitionRepository(session).by_slug(slug)
+    if competition is None:
+        raise NotFound(f"no competition {slug!r}")
+    return read_competition(session, competition, show_hidden=show_hidden)

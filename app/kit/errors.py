@@ -29,3 +29,9 @@ class PayloadTooLarge(PodiumError):
 
 class Unprocessable(PodiumError):
     status_code = 422
+
+
+class InsufficientStorage(PodiumError):
+    """The server's disk is full: not the caller's fault; the message says whom to tell."""
+
+    status_code = 507

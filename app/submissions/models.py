@@ -4,7 +4,18 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Enum, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import Team
@@ -68,6 +79,11 @@ class Submission(IdMixin, TimestampMixin, Base):
     context_sha256: Mapped[str] = mapped_column(String(64))
     dockerfile: Mapped[str] = mapped_column(String(500), default="Dockerfile")
     weights_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    context_bytes: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    """Bytes of the extracted build context on disk, for the team's storage quota (None: stored
+    before sizes were recorded, counted as 0)."""
+    weights_bytes: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    """Bytes of the stored weights (shared by every submission with the same weights_sha256)."""
     image_id: Mapped[str | None] = mapped_column(String(200), default=None)
     build_log: Mapped[str] = mapped_column(Text, default="")
     phase_id: Mapped[str | None] = mapped_column(

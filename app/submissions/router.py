@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from app.kit.body_limit import StreamingRoute
 from app.kit.db import utcnow
 from app.kit.deps import (
     CurrentAdmin,
@@ -13,7 +14,7 @@ from app.kit.deps import (
     SessionDep,
     SettingsDep,
 )
-from app.submissions import admin, service
+from app.submissions import admin, service, views
 from app.submissions.repository import EvaluationRepository
 from app.submissions.schemas import (
     BaselineRequest,
@@ -28,8 +29,12 @@ from app.submissions.schemas import (
 from app.submissions.storage import Storage
 from app.submissions.upload import receive_multipart
 from app.submissions.views import read_model
+from app.uploads.disk import StreamingSpace
 
 router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"])
+STREAMED_BODY = StreamingRoute("POST", "/api/v1/submissions")
+"""`create_submission` streams its multipart body to disk: exempt from the small-body cap
+(app/kit/body_limit.py). Its token is checked by `CurrentTeam` before the handler reads a byte."""
 
 
 @router.post("", status_code=201, response_model=SubmissionRead)
@@ -50,6 +55,7 @@ async def create_submission(
             staging,
             file_fields=service.UPLOAD_FIELDS,
             max_bytes=settings.max_upload_bytes,
+            disk=StreamingSpace(settings, request.headers.get("content-length")),
         )
         submission = await run_in_threadpool(
             service.create_submission, session, settings, queue, team, form, staging
@@ -75,12 +81,10 @@ def get_submission(
 def get_logs(
     submission_id: str, principal: CurrentPrincipal, session: SessionDep
 ) -> SubmissionLogs:
+    """Build and container logs; while the phase has hidden scenarios a team gets the
+    container's output only up to readiness (it could quote hidden prompts after that)."""
     submission = service.get_visible(session, principal, submission_id)
-    evaluation = service.latest_evaluation(session, submission.id)
-    return SubmissionLogs(
-        build_log=submission.build_log,
-        container_log=evaluation.container_log if evaluation else "",
-    )
+    return views.logs(session, principal, submission)
 
 
 @router.get("/{submission_id}/instances", response_model=InstanceOutputs)

@@ -26,6 +26,27 @@ class EvaluationRead(BaseModel):
     finished_at: datetime | None
 
 
+ANSWER_FAILURES = frozenset({FailureReason.protocol_error, FailureReason.eval_timeout})
+"""Failures while the model answered prompts: their message may quote the server's answers."""
+FIRST_ERROR = "; first error: "
+ANSWER_DETAILS_WITHHELD = (
+    "the details of the first failed request are withheld: this phase has hidden scenarios, "
+    "and the server's answer (quoted there) could repeat a hidden prompt. Reproduce it with "
+    "`podium eval` against the open scenarios, or ask the organizers, who can read it"
+)
+
+
+def team_failure_message(reason: FailureReason | None, message: str | None) -> str | None:
+    """What a team may read of a failure in a phase with hidden scenarios: no text the server
+    sent while answering prompts, since a server can echo the prompt into an error answer."""
+    if message is None or reason not in ANSWER_FAILURES:
+        return message
+    head, found, _ = message.partition(FIRST_ERROR)
+    if found:
+        return f"{head}; {ANSWER_DETAILS_WITHHELD}"
+    return f"the server's answers broke the protocol or ran out of time; {ANSWER_DETAILS_WITHHELD}"
+
+
 class SubmissionRead(BaseModel):
     id: str
     team: str
@@ -38,8 +59,10 @@ class SubmissionRead(BaseModel):
     disqualified_reason: str | None = None
     hidden_scenarios: list[str] = Field(
         default_factory=list,
-        description="Scenarios scored but not shown to teams (organizers see them in `scores`)",
+        description="Scenarios scored but not shown to teams (organizers see them in `scores`); "
+        "their names are for organizers only, empty for a team",
     )
+    hidden_scenario_count: int = Field(0, description="How many scenarios of the phase are hidden")
     status: SubmissionStatus
     failure_reason: FailureReason | None
     failure_message: str | None
@@ -72,14 +95,17 @@ class SubmissionRead(BaseModel):
             phase=where[2],
             is_baseline=submission.is_baseline,
             disqualified_reason=submission.disqualified_reason,
-            hidden_scenarios=sorted(hidden),
+            hidden_scenarios=sorted(hidden) if show_hidden else [],
+            hidden_scenario_count=len(hidden),
             id=submission.id,
             team=team_name,
             name=submission.name,
             description=submission.description,
             status=submission.status,
             failure_reason=submission.failure_reason,
-            failure_message=submission.failure_message,
+            failure_message=submission.failure_message
+            if show_hidden or not hidden
+            else team_failure_message(submission.failure_reason, submission.failure_message),
             progress=Progress(
                 done=evaluation.progress_done if evaluation else 0,
                 total=evaluation.progress_total if evaluation else 0,
@@ -111,7 +137,15 @@ class SubmissionList(BaseModel):
 
 class SubmissionLogs(BaseModel):
     build_log: str = Field(description="Output of `docker build` (size-capped)")
-    container_log: str = Field(description="The container's stdout/stderr (size-capped tail)")
+    container_log: str = Field(
+        description="The container's stdout/stderr (size-capped tail); for a team, only up to "
+        "readiness while the phase has hidden scenarios (see `container_log_withheld`)"
+    )
+    container_log_withheld: bool = Field(
+        False,
+        description="True when the output after start-up is left out: the phase has hidden "
+        "scenarios, and what a server prints while it answers could quote their prompts",
+    )
 
 
 class InstanceOutputs(BaseModel):

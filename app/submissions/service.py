@@ -24,10 +24,12 @@ from app.submissions.archive import (
     safe_filename,
     unwrap_single_directory,
 )
+from app.submissions.dockerfile_policy import build_policy, check_context
 from app.submissions.models import Evaluation, Submission
 from app.submissions.repository import EvaluationRepository, SubmissionRepository
 from app.submissions.storage import Storage
 from app.submissions.upload import ReceivedForm
+from app.uploads.quota import SubmissionSpace, tree_bytes
 from app.uploads.service import claim_completed, forget
 
 UPLOAD_FIELDS = {"context", "weights"}
@@ -45,7 +47,7 @@ def _dockerfile_path(raw: str) -> str:
 
 
 def _prepare_context(
-    form: ReceivedForm, staging: Path, settings: Settings, dockerfile: str
+    form: ReceivedForm, staging: Path, settings: Settings, dockerfile: str, space: SubmissionSpace
 ) -> Path:
     upload = form.files.get("context")
     if upload is None or upload.size == 0:
@@ -55,7 +57,10 @@ def _prepare_context(
         )
     limits = ExtractLimits(settings.max_context_bytes, settings.max_archive_files)
     extracted = staging / "context"
-    extract_archive(upload.path, extracted, limits, what="context")
+    extract_archive(
+        upload.path, extracted, limits, what="context", min_free_bytes=space.min_free_bytes
+    )
+    space.add_context(extracted)
     root = unwrap_single_directory(extracted, dockerfile)
     if not (root / dockerfile).is_file():
         raise ArchiveError(
@@ -66,7 +71,12 @@ def _prepare_context(
 
 
 def _prepare_weights(
-    session: Session, form: ReceivedForm, staging: Path, settings: Settings, team_id: str
+    session: Session,
+    form: ReceivedForm,
+    staging: Path,
+    settings: Settings,
+    team_id: str,
+    space: SubmissionSpace,
 ) -> tuple[Path, str] | None:
     """The weights, unpacked into staging: from the `weights` file of this request, or from a
     completed resumable upload named by `weights_upload` (forgotten once the row commits)."""
@@ -79,8 +89,12 @@ def _prepare_weights(
     if upload_id:
         claimed = claim_completed(settings, team_id, upload_id)
         if archive_kind(claimed.path) is not None:
-            extract_archive(claimed.path, target, limits, what="weights")
+            extract_archive(
+                claimed.path, target, limits, what="weights", min_free_bytes=space.min_free_bytes
+            )
+            space.add_weights(claimed.sha256, tree_bytes(target))
         else:
+            space.add_weights(claimed.sha256, claimed.size)
             # Same filesystem: a rename, not a copy of many gigabytes.
             target.mkdir(parents=True)
             os.replace(claimed.path, target / safe_filename(claimed.filename))
@@ -91,8 +105,12 @@ def _prepare_weights(
     if upload.size == 0:
         raise BadRequest("the form field `weights` is empty; leave it out or attach a file")
     if archive_kind(upload.path) is not None:
-        extract_archive(upload.path, target, limits, what="weights")
+        extract_archive(
+            upload.path, target, limits, what="weights", min_free_bytes=space.min_free_bytes
+        )
+        space.add_weights(upload.sha256, tree_bytes(target))
     else:
+        space.add_weights(upload.sha256, upload.size)
         copy_single_file(upload.path, target, upload.filename)
     return target, upload.sha256
 
@@ -137,13 +155,25 @@ def create_submission(
     )
     storage = Storage(settings.data_dir)
     dockerfile = _dockerfile_path(form.fields.get("dockerfile", "Dockerfile"))
-    context_root = _prepare_context(form, staging, settings, dockerfile)
+    weights_upload = form.fields.get("weights_upload", "").strip() or None
+    space = SubmissionSpace(session, settings, team.team_id, weights_upload)
+    context_root = _prepare_context(form, staging, settings, dockerfile, space)
+    # Refused here, with the lines to fix, rather than as a failed build after the queue.
+    check_context(
+        context_root,
+        dockerfile,
+        build_policy(
+            settings.default_base_images,
+            settings.build_network,
+            dict(target.phase.sandbox) if target.phase is not None else None,
+        ),
+    )
 
     if target.phase is not None:
         lock_team_phase(session, team.team_id, target.phase.id)
         check_quotas(session, team.team_id, target.phase, now)
     # Weights last: a refused submission leaves a resumable upload untouched for the next try.
-    weights = _prepare_weights(session, form, staging, settings, team.team_id)
+    weights = _prepare_weights(session, form, staging, settings, team.team_id, space)
     weights_root, weights_sha = weights if weights else (None, None)
     submission = Submission(
         team_id=team.team_id,
@@ -154,6 +184,8 @@ def create_submission(
         context_sha256=form.files["context"].sha256,
         dockerfile=dockerfile,
         weights_sha256=weights_sha,
+        context_bytes=space.context_bytes,
+        weights_bytes=space.weights_bytes,
     )
     SubmissionRepository(session).add(submission)
     storage.publish_context(context_root, submission.id)

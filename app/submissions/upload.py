@@ -1,7 +1,9 @@
 """Streams a multipart upload straight to files on disk, hashing as it goes.
 
 Nothing of a file part is held in memory beyond one network chunk; sizes are enforced while
-streaming, so an oversized upload is refused without filling the disk first.
+streaming, so an oversized upload is refused without filling the disk first. Free disk is checked
+before the body is read (its Content-Length) and while it streams; a full disk is a 507, and the
+caller removes the staging directory whatever happens.
 """
 
 from __future__ import annotations
@@ -12,14 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 
 from app.kit.errors import BadRequest, PayloadTooLarge
+from app.uploads.disk import StreamingSpace, disk_full_is_507
 
 MAX_FIELD_BYTES = 64 * 1024
 # Parts in one form: a few files and text fields are all a submission has. Part headers do not
 # count toward the byte limit, so without this an endless stream of parts would be accepted.
 MAX_PARTS = 32
+_RESEND = "send the form again with a standard client (curl -F context=@ctx.tar.gz)"
 
 
 @dataclass
@@ -40,8 +45,15 @@ class ReceivedForm:
 
 
 class _PartCollector:
-    def __init__(self, staging: Path, file_fields: set[str], max_bytes: int) -> None:
+    def __init__(
+        self,
+        staging: Path,
+        file_fields: set[str],
+        max_bytes: int,
+        disk: StreamingSpace | None = None,
+    ) -> None:
         self.staging = staging
+        self.disk = disk
         self.file_fields = file_fields
         self.max_bytes = max_bytes
         self.form = ReceivedForm()
@@ -104,6 +116,8 @@ class _PartCollector:
                 "shrink the build context (weights belong in the `weights` field)"
             )
         if self._file is not None and self._hash is not None:
+            if self.disk is not None:
+                self.disk.consumed(len(chunk))
             self._file.write(chunk)
             self._hash.update(chunk)
         else:
@@ -133,8 +147,10 @@ async def receive_multipart(
     *,
     file_fields: set[str],
     max_bytes: int,
+    disk: StreamingSpace | None = None,
 ) -> ReceivedForm:
-    """Parse a multipart/form-data body into `staging`; raises BadRequest/PayloadTooLarge."""
+    """Parse a multipart/form-data body into `staging`; raises BadRequest/PayloadTooLarge, or
+    InsufficientStorage (507) when `disk` finds too little free space or the disk fills up."""
     ctype, options = parse_options_header(content_type)
     boundary = options.get(b"boundary")
     if ctype != b"multipart/form-data" or not boundary:
@@ -142,7 +158,9 @@ async def receive_multipart(
             "send the submission as multipart/form-data "
             "(e.g. curl -F context=@ctx.tar.gz -F weights=@weights.tar.gz)"
         )
-    collector = _PartCollector(staging, file_fields, max_bytes)
+    if disk is not None:
+        disk.admit()
+    collector = _PartCollector(staging, file_fields, max_bytes, disk)
     callbacks = {
         name: getattr(collector, name)
         for name in (
@@ -155,11 +173,28 @@ async def receive_multipart(
             "on_headers_finished",
         )
     }
-    parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
     try:
-        async for chunk in body:
-            parser.write(chunk)
-        parser.finalize()
+        parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
+    except FormParserError as exc:
+        raise BadRequest(f"the multipart boundary is unusable ({exc}); {_RESEND}") from exc
+    try:
+        with disk_full_is_507("this submission"):
+            async for chunk in body:
+                parser.write(chunk)
+            parser.finalize()
+    except FormParserError as exc:
+        # The parser's own words name the byte that broke it; the form is the client's.
+        raise BadRequest(
+            f"the request body is not valid multipart/form-data ({exc}); {_RESEND}"
+        ) from exc
     finally:
-        collector.close()
+        with disk_full_is_507("this submission"):
+            collector.close()  # flushes the buffered tail of a file part
+    # An empty body is left to the form's checks (they name the missing field). Anything else
+    # must end with the closing boundary, or the last part may be silently cut short.
+    if parser.state not in (MultipartState.START, MultipartState.END):
+        raise BadRequest(
+            "the request body ended before the form's closing boundary: the upload was cut "
+            f"off, or its Content-Length is wrong; {_RESEND}"
+        )
     return collector.form

@@ -1,4 +1,10 @@
-"""How a submission is shown to a caller: hidden scenarios only for organizers."""
+"""How a submission is shown to a caller: hidden scenarios only for organizers.
+
+That covers the container's output too. A server may print the prompts it is sent, and in a phase
+with hidden scenarios those include the hidden ones, so a team sees its container's output only
+up to readiness (`Evaluation.startup_log`, recorded by the worker before the first prompt), while
+organizers see all of it.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,15 @@ from sqlalchemy.orm import Session
 from app.auth.models import Team
 from app.auth.service import Principal
 from app.competitions.models import Competition, Phase, Track
-from app.submissions.models import Submission
+from app.submissions.models import Evaluation, Submission
 from app.submissions.repository import EvaluationRepository
-from app.submissions.schemas import SubmissionRead
+from app.submissions.schemas import SubmissionLogs, SubmissionRead
+
+WITHHELD_NOTE = (
+    "[podium] The container's output after start-up is withheld: this phase has hidden "
+    "scenarios, and what a server prints while it answers could quote their prompts. Above is "
+    "its output up to the moment it was ready; the organizers can see the whole log."
+)
 
 
 def hidden_scenarios(session: Session, submission: Submission) -> frozenset[str]:
@@ -38,4 +50,24 @@ def read_model(session: Session, principal: Principal, submission: Submission) -
         hidden=hidden_scenarios(session, submission),
         show_hidden=principal.can_read_everything,
         where=where(session, submission),
+    )
+
+
+def container_log(
+    session: Session, principal: Principal, submission: Submission, evaluation: Evaluation | None
+) -> tuple[str, bool]:
+    """The container output this caller may read, and whether some of it is withheld."""
+    if evaluation is None:
+        return "", False
+    if principal.can_read_everything or not hidden_scenarios(session, submission):
+        return evaluation.container_log, False
+    startup = evaluation.startup_log.rstrip("\n")
+    return (f"{startup}\n\n{WITHHELD_NOTE}\n" if startup else f"{WITHHELD_NOTE}\n"), True
+
+
+def logs(session: Session, principal: Principal, submission: Submission) -> SubmissionLogs:
+    evaluation = EvaluationRepository(session).latest_for(submission.id)
+    text, withheld = container_log(session, principal, submission, evaluation)
+    return SubmissionLogs(
+        build_log=submission.build_log, container_log=text, container_log_withheld=withheld
     )

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
 from app.auth.service import Principal
+from app.kit.body_limit import StreamingRoute
 from app.kit.deps import CurrentTeam, SessionDep, SettingsDep
 from app.kit.errors import BadRequest, PodiumError
 from app.uploads import service
@@ -53,24 +54,35 @@ def _team_id(team: Principal) -> str:
     return team.team_id
 
 
-def _offset_conflict(exc: service.OffsetConflict) -> JSONResponse:
+def _offset_conflict(exc: service.OffsetConflict | service.ChunkDiskFull) -> JSONResponse:
     body = OffsetConflictBody(detail=exc.message, offset=exc.offset)
     return JSONResponse(
-        status_code=409, content=body.model_dump(), headers={"Upload-Offset": str(exc.offset)}
+        status_code=exc.status_code,
+        content=body.model_dump(),
+        headers={"Upload-Offset": str(exc.offset)},
     )
 
 
 _CONFLICT: dict[int | str, dict[str, Any]] = {
-    409: {"model": OffsetConflictBody, "description": "Resume from `offset`"}
+    409: {"model": OffsetConflictBody, "description": "Resume from `offset`"},
+    507: {"model": OffsetConflictBody, "description": "Disk full: resume from `offset` later"},
 }
 
 router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"])
+STREAMED_BODY = StreamingRoute("PATCH", "/api/v1/uploads/{upload_id}")
+"""`write_chunk` streams its body to disk: exempt from the small-body cap (app/kit/body_limit.py).
+Its token is checked by `UploadTeam` before the handler reads a byte."""
 
 
 @router.post("", status_code=201, response_model=UploadCreated)
-def create_upload(body: UploadCreate, team: UploadTeam, settings: SettingsDep) -> UploadCreated:
-    """Start a resumable upload of `size` bytes (model weights: a file or an archive)."""
-    meta = service.create_upload(settings, _team_id(team), body.filename, body.size, body.sha256)
+def create_upload(
+    body: UploadCreate, team: UploadTeam, session: SessionDep, settings: SettingsDep
+) -> UploadCreated:
+    """Start a resumable upload of `size` bytes (model weights: a file or an archive); its size
+    is reserved on disk (507 when the disk cannot take it, 413 past the team's quota)."""
+    meta = service.create_upload(
+        session, settings, _team_id(team), body.filename, body.size, body.sha256
+    )
     return UploadCreated(
         id=meta.id, offset=meta.offset, size=meta.size, chunk_size_hint=service.CHUNK_SIZE_HINT
     )
@@ -124,7 +136,7 @@ async def write_chunk(
             request.stream(),
             int(length) if length is not None else None,
         )
-    except service.OffsetConflict as exc:
+    except (service.OffsetConflict, service.ChunkDiskFull) as exc:
         return _offset_conflict(exc)
     except ClientDisconnect:
         return Response(status_code=400)  # nobody reads it; what arrived is already counted

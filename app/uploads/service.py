@@ -16,7 +16,6 @@ import asyncio
 import hashlib
 import os
 import re
-import shutil
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -24,6 +23,8 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+
+from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.kit.db import new_id, utcnow
@@ -35,6 +36,18 @@ from app.kit.errors import (
     PodiumError,
     Unprocessable,
 )
+from app.submissions.storage import Storage
+from app.uploads.disk import (
+    InsufficientStorage,
+    disk_full_is_507,
+    free_bytes,
+    human_bytes,
+    is_disk_full,
+    refuse_unless_room,
+    reservation_lock,
+    reserved_bytes,
+)
+from app.uploads.quota import team_usage
 from app.uploads.store import UploadMeta, UploadStore
 
 CHUNK_SIZE_HINT = 256 * 1024**2
@@ -56,6 +69,9 @@ connection that died without a word does not keep the upload locked."""
 MAX_OPEN_UPLOADS_PER_TEAM = 8
 """Unfinished uploads a team may hold at once, so abandoned sessions cannot fill the disk."""
 
+RECORD_ROOM = 1024**2
+"""Bytes of a chunk given back when a full disk leaves no block for the upload's record."""
+
 WRITE_BATCH = 4 * 1024**2
 """Received bytes handed to a writer thread at a time."""
 
@@ -64,16 +80,20 @@ _READ_BLOCK = 1024**2
 _writers = ThreadPoolExecutor(thread_name_prefix="upload-writer")
 
 
-class InsufficientStorage(PodiumError):
-    status_code = 507
-
-
 class ChunkStalled(PodiumError):
     status_code = 408
 
 
 class OffsetConflict(Conflict):
     """The client's offset is not the server's: it resends from `offset`."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(message)
+        self.offset = offset
+
+
+class ChunkDiskFull(InsufficientStorage):
+    """The disk filled up during a chunk: the bytes that fit are kept up to `offset`."""
 
     def __init__(self, message: str, offset: int) -> None:
         super().__init__(message)
@@ -168,8 +188,15 @@ def _owned(store: UploadStore, team_id: str, upload_id: str) -> UploadMeta:
 
 
 def create_upload(
-    settings: Settings, team_id: str, filename: str, size: int, sha256: str | None
+    session: Session,
+    settings: Settings,
+    team_id: str,
+    filename: str,
+    size: int,
+    sha256: str | None,
 ) -> UploadMeta:
+    """Start an upload and reserve its `size` on disk (see app/uploads/disk.py); refused with
+    507 when the disk cannot take it, 413 past the team's storage quota."""
     if size > settings.max_weights_bytes:
         raise PayloadTooLarge(
             f"the file is {size} bytes; weights may be at most {settings.max_weights_bytes} bytes "
@@ -188,12 +215,15 @@ def create_upload(
             f"your team already has {len(open_ids)} unfinished uploads ({', '.join(open_ids)}); "
             "finish or DELETE one of them first"
         )
-    free = shutil.disk_usage(store.root).free
-    if free < size:
-        raise InsufficientStorage(
-            f"the server has {free} bytes of free disk, less than the {size} bytes of this "
-            "upload; tell the organizers"
-        )
+    with reservation_lock(settings):
+        team_usage(session, settings, team_id).refuse_past_quota(size, "this upload")
+        refuse_unless_room(settings, size, "this upload", reserved=reserved_bytes(settings))
+        return _create(store, team_id, name, size, declared)
+
+
+def _create(
+    store: UploadStore, team_id: str, name: str, size: int, declared: str | None
+) -> UploadMeta:
     now = utcnow()
     meta = UploadMeta(
         id=new_id(),
@@ -207,7 +237,12 @@ def create_upload(
         created_at=now,
         updated_at=now,
     )
-    store.create(meta)
+    try:
+        with disk_full_is_507("the new upload's record"):
+            store.create(meta)
+    except BaseException:
+        store.remove(meta.id)
+        raise
     return meta
 
 
@@ -223,19 +258,34 @@ def get_upload(settings: Settings, team_id: str, upload_id: str) -> UploadMeta:
     return _owned(UploadStore(settings), team_id, upload_id)
 
 
-def _pwrite_all(fd: int, data: bytes, position: int) -> None:
-    view = memoryview(data)
-    while view:
-        count = os.pwrite(fd, view, position)
-        view, position = view[count:], position + count
-
-
 def _record_progress(store: UploadStore, meta: UploadMeta, fd: int, new_offset: int) -> None:
-    """Make the written bytes durable, then count them: the offset never runs ahead of the disk."""
-    os.fsync(fd)
-    meta.offset = new_offset
-    meta.updated_at = utcnow()
-    store.save(meta)
+    """Make the written bytes durable, then count them: the offset never runs ahead of the disk.
+
+    On a full disk the record itself may find no block: then the last MiB of the chunk is given
+    back to make room, and if even that fails the whole chunk, so that the bytes on disk and the
+    recorded offset always agree.
+    """
+    previous = meta.offset, meta.updated_at
+    targets = dict.fromkeys([new_offset, max(previous[0], new_offset - RECORD_ROOM)])
+    failure: OSError | None = None
+    for target in targets:
+        # Past `target` lies at most what a full disk cut short: free it before the record
+        # needs a block of its own.
+        os.ftruncate(fd, target)
+        try:
+            os.fsync(fd)
+            meta.offset = target
+            meta.updated_at = utcnow()
+            store.save(meta)
+            return
+        except OSError as exc:
+            meta.offset, meta.updated_at = previous
+            if not is_disk_full(exc):
+                raise
+            failure = exc
+    os.ftruncate(fd, meta.offset)
+    assert failure is not None
+    raise failure
 
 
 class _ChunkWriter:
@@ -251,10 +301,15 @@ class _ChunkWriter:
 
     def _write(self, pieces: list[bytes]) -> None:  # on a worker thread
         for piece in pieces:
-            _pwrite_all(self.fd, piece, self.start + self.written)
-            if self.hasher is not None:
-                self.hasher.update(piece)
-            self.written += len(piece)
+            view = memoryview(piece)
+            while view:
+                # Counted write by write: when the disk fills up part-way, `written` is exactly
+                # what reached the file, and the upload keeps it.
+                count = os.pwrite(self.fd, view, self.start + self.written)
+                if self.hasher is not None:
+                    self.hasher.update(view[:count])
+                self.written += count
+                view = view[count:]
         # Start writing these pages to disk now, so that the fsync ending the chunk finds little
         # left to do, and drop the pages already on disk: nothing reads them again, and a 200 GB
         # upload should not push everything else out of the page cache.
@@ -320,6 +375,7 @@ async def write_chunk(
                 f"a chunk of {content_length} bytes at offset {offset} passes the declared size "
                 f"{meta.size}; at most {remaining} bytes remain"
             )
+        _refuse_chunk_without_room(settings, meta, content_length or 0)
         fd = os.open(store.data_path(upload_id), os.O_WRONLY)
         writer = _ChunkWriter(fd, offset, _hashes.take(upload_id, offset))
         try:
@@ -357,10 +413,36 @@ async def write_chunk(
                             await asyncio.to_thread(_record_progress, store, meta, fd, new_offset)
                         if writer.hasher is not None:
                             _hashes.put(upload_id, offset + writer.written, writer.hasher)
+        except OSError as exc:
+            if not is_disk_full(exc):
+                raise
+            writer.join()
+            os.ftruncate(fd, meta.offset)  # nothing past the recorded offset stays on disk
+            raise ChunkDiskFull(
+                f"the server's disk filled up during this chunk; upload {upload_id} keeps "
+                f"{meta.offset} of {meta.size} bytes. This is not your upload's fault: resume "
+                f"from offset {meta.offset} later, or tell the organizers",
+                meta.offset,
+            ) from exc
         finally:
             writer.join()
             os.close(fd)
     return meta
+
+
+def _refuse_chunk_without_room(settings: Settings, meta: UploadMeta, length: int) -> None:
+    """The upload's space was reserved when it was created, but something else (builds, logs,
+    another program) may have taken it since: refuse the chunk before writing a byte of it."""
+    free = free_bytes(settings.data_dir)
+    floor = settings.disk_free_floor_bytes
+    if free - floor < length:
+        raise ChunkDiskFull(
+            f"the server has {human_bytes(free)} free and keeps {human_bytes(floor)} for its own "
+            f"work, too little for this chunk of {human_bytes(length)}; upload {meta.id} keeps "
+            f"its {meta.offset} bytes. This is not your upload's fault: resume from offset "
+            f"{meta.offset} later, or tell the organizers",
+            meta.offset,
+        )
 
 
 def _hash_file(path: Path, size: int) -> str:
@@ -422,7 +504,8 @@ def complete_upload(
         meta.sha256 = actual
         meta.declared_sha256 = expected
         meta.updated_at = utcnow()
-        store.save(meta)
+        with disk_full_is_507(f"the record of upload {upload_id} (it stays incomplete)"):
+            store.save(meta)
     return meta
 
 
@@ -493,3 +576,10 @@ def prune_expired(
     for upload_id in removed:
         _hashes.drop(upload_id)
     return removed
+
+
+def reclaim_abandoned(settings: Settings) -> None:
+    """At API start-up: remove what killed processes left behind (multipart staging whose owner
+    died) and resumable uploads idle past their expiry, so their space is free and unreserved."""
+    Storage(settings.data_dir).sweep_staging()
+    prune_expired(settings)

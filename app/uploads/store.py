@@ -99,11 +99,15 @@ class UploadStore:
         """Replace meta.json atomically and durably: readers see the old or the new, never half."""
         directory = self.dir(meta.id)
         tmp = directory / "meta.json.tmp"
-        with tmp.open("w") as f:
-            f.write(meta.to_json())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, directory / "meta.json")
+        try:
+            with tmp.open("w") as f:
+                f.write(meta.to_json())
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, directory / "meta.json")
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a full disk must not leave half a record behind
+            raise
         dir_fd = os.open(directory, os.O_RDONLY)
         try:
             os.fsync(dir_fd)

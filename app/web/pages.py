@@ -9,14 +9,15 @@ from urllib.parse import urlencode
 from sqlalchemy.orm import Session
 
 from app.auth.service import Principal
+from app.competitions import service as competition_service
 from app.competitions.repository import CompetitionRepository
-from app.competitions.router import CompetitionRead, get_competition, list_competitions
+from app.competitions.schemas import CompetitionRead
 from app.leaderboard import service as leaderboard_service
 from app.leaderboard.schemas import Leaderboard
 from app.submissions import service as submission_service
 from app.submissions.models import SubmissionStatus
 from app.submissions.schemas import SubmissionRead
-from app.submissions.views import read_model
+from app.submissions.views import container_log, read_model
 from app.web.chart import TOP, BarChart, bar_chart
 from app.web.render import tail
 
@@ -48,8 +49,9 @@ EFFICIENCY_LABELS = {
     "latency_p50_s": "latency p50 (s)",
     "latency_p95_s": "latency p95 (s)",
     "total_inference_s": "total inference time (s)",
-    "generated_tokens": "generated tokens",
-    "generated_tokens_per_s": "generated tokens / s",
+    "generated_tokens": "generated tokens (estimated from the text)",
+    "generated_tokens_per_s": "generated tokens / s (estimated from the text)",
+    "token_count_method": "how tokens are counted",
 }
 
 
@@ -79,8 +81,15 @@ class LeaderboardPage:
     json_href: str
 
 
-def competitions(session: Session) -> list[CompetitionRead]:
-    return list_competitions(session).items
+def _shows_hidden(principal: Principal | None) -> bool:
+    return principal is not None and principal.can_read_everything
+
+
+def competitions(session: Session, principal: Principal | None = None) -> list[CompetitionRead]:
+    """The index page's competitions; hidden scenario names only for organizers."""
+    return competition_service.list_competitions(
+        session, show_hidden=_shows_hidden(principal)
+    ).items
 
 
 def needs_competition_choice(session: Session, competition: str | None) -> bool:
@@ -135,7 +144,11 @@ def leaderboard_page(
             page=1,
             per_page=TOP,
         )
-    comp = get_competition(board.competition, session) if board.competition else None
+    comp = (
+        competition_service.competition_by_slug(session, board.competition, show_hidden=show_hidden)
+        if board.competition
+        else None
+    )
     titles = {t.slug: t.title or t.slug for t in comp.tracks} if comp else {}
     phase_titles = {p.slug: p.title or p.slug for p in comp.phases} if comp else {}
 
@@ -212,6 +225,8 @@ class SubmissionPage:
     efficiency: list[tuple[str, object]]
     build_log: str
     container_log: str
+    container_log_withheld: bool
+    """Only the start-up output is shown (a team, in a phase with hidden scenarios)."""
 
 
 def submission_page(session: Session, principal: Principal, submission_id: str) -> SubmissionPage:
@@ -219,6 +234,7 @@ def submission_page(session: Session, principal: Principal, submission_id: str) 
     submission = submission_service.get_visible(session, principal, submission_id)
     view = read_model(session, principal, submission)
     evaluation = submission_service.latest_evaluation(session, submission.id)
+    container_text, withheld = container_log(session, principal, submission, evaluation)
     done, total = view.progress.done, view.progress.total
     efficiency = (view.evaluation.efficiency or {}) if view.evaluation else {}
     return SubmissionPage(
@@ -227,5 +243,6 @@ def submission_page(session: Session, principal: Principal, submission_id: str) 
         percent=round(100 * done / total) if total else None,
         efficiency=[(EFFICIENCY_LABELS.get(k, k), v) for k, v in efficiency.items()],
         build_log=tail(submission.build_log),
-        container_log=tail(evaluation.container_log if evaluation else ""),
+        container_log=tail(container_text),
+        container_log_withheld=withheld,
     )

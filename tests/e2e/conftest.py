@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from tests.conftest import SCENARIO_DATA, fresh_postgres_database, require
+from tests.leaks import remove_submission_artifacts
 
 BASE_IMAGE = "podium-test/python:bookworm"
 ML_IMAGE = "podium-test/ml:bookworm"
@@ -103,7 +104,11 @@ class Stack:
     def team(self, name: str) -> dict[str, str]:
         if name not in self.team_tokens:
             self.team_tokens[name] = (
-                self.podium("admin", "create-team", name).strip().splitlines()[-1]
+                self.podium(
+                    "admin", "create-team", name, "--server", self.url, "--token", self.admin_token
+                )
+                .strip()
+                .splitlines()[-1]
             )
         return {"Authorization": f"Bearer {self.team_tokens[name]}"}
 
@@ -221,9 +226,9 @@ def running_stack(
         stack.start_worker()
         try:
             _wait_http(f"http://127.0.0.1:{port}/healthz", api)
-            stack.admin_token = (
-                stack.podium("admin", "create-token", "--role", "admin").strip().splitlines()[-1]
-            )
+            # The first admin token is made on the database directly; everything after goes
+            # through the running server's admin API, as an organizer would.
+            stack.admin_token = stack.podium("admin", "bootstrap").strip().splitlines()[-1]
             yield stack
         finally:
             stack.stop_worker()
@@ -245,20 +250,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def _remove_images(data_dir: Path) -> None:
-    import docker
+    contexts = data_dir / "contexts"
+    ids = {p.name for p in contexts.iterdir()} if contexts.exists() else set()
+    remove_submission_artifacts(ids)
 
-    client = docker.from_env()
-    ids = (
-        {p.name for p in (data_dir / "contexts").iterdir()}
-        if (data_dir / "contexts").exists()
-        else set()
-    )
-    for image in client.images.list(filters={"label": "podium.submission"}):
-        if image.labels.get("podium.submission") in ids:
-            try:
-                client.images.remove(image.id, force=True)
-            except Exception:
-                pass
+
+@pytest.fixture(autouse=True)
+def _remove_submission_images(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test, the images and containers of the submissions in its data directories
+    (`<tmp_path>/<data>/contexts/<id>`): tests that run `podium up` keep no stack to do it."""
+    yield
+    tmp_path = request.node.funcargs.get("tmp_path")
+    if isinstance(tmp_path, Path):
+        remove_submission_artifacts({p.name for p in tmp_path.glob("*/contexts/*")})
 
 
 def read_json(path: Path) -> Any:

@@ -116,6 +116,7 @@ def fill(settings: Settings) -> World:
                 progress_done=3,
                 progress_total=10,
                 container_log="server: loading weights\nserver: ready",
+                startup_log="server: loading weights\nserver: ready",
                 started_at=now,
             )
         )

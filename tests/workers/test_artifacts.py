@@ -24,7 +24,7 @@ from tests.workers.test_flows import Harness
 from workers import flows
 from workers.artifacts import ArtifactUnavailable, ensure_context, ensure_weights
 
-FILES = {"Dockerfile": b"FROM base\n", "app/server.py": b"print('hello')\n"}
+FILES = {"Dockerfile": b"FROM scratch\n", "app/server.py": b"print('hello')\n"}
 WEIGHTS = b"\x07" * 300_000
 
 

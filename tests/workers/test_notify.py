@@ -108,7 +108,7 @@ def test_worker_flows_notify_on_failure_and_success(settings: Settings) -> None:
         session.query(Competition).one().webhook_url = "http://127.0.0.1:9/hook"
         phase_id = session.query(Phase).one().id
     harness = Harness(settings, FakeServerConfig())
-    broken = harness.submission(dockerfile="FROM x\n# fake: build-fail\n")
+    broken = harness.submission(dockerfile="FROM scratch\n# fake: build-fail\n")
     good = harness.submission()
     with session_scope(settings.database_url) as session:
         for sid in (broken, good):

@@ -9,19 +9,28 @@ engine cancel the build and kill the step's container; the containers the log na
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
 import os
 import re
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import docker
 import docker.errors
 import requests
+from docker.utils.build import tar as pack_context
+from docker.utils.json_stream import json_stream, stream_as_text
 
+from workers.sandbox import build_cgroup
+from workers.sandbox.base_images import refuse_bases
+from workers.sandbox.build_cgroup import BuildCgroup, BuildCgroupError
 from workers.sandbox.logcap import CappedLog, tail_lines
 from workers.sandbox.runtime import BuildResult, BuildSpec, SandboxError, dockerfile_path
 
@@ -35,6 +44,8 @@ _ERROR_LOG_LINES = 20
 #: thread to see the end of the stream.
 _CANCEL_GRACE_S = 30.0
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class _Progress:
@@ -45,6 +56,9 @@ class _Progress:
     image_id: str | None = None
     error: str | None = None
     containers: list[str] = field(default_factory=list)
+    # The step containers of RUN steps: the only ones that run a process (the classic builder
+    # also makes containers for ENV, LABEL, CMD, ... which never start one).
+    run_containers: list[str] = field(default_factory=list)
     layers: list[str] = field(default_factory=list)
     response: requests.Response | None = None
     done: threading.Event = field(default_factory=threading.Event)
@@ -52,11 +66,22 @@ class _Progress:
     def on_text(self, text: str) -> None:
         text = _ANSI.sub("", text)
         self.log.feed(text)
-        # Step headers and "Running in" arrive as whole lines inside one JSON message.
-        if steps := _STEP.findall(text):
-            self.step = steps[-1].strip()
-        self.containers.extend(_RUNNING_IN.findall(text))
+        # Step headers and "Running in" arrive as whole lines inside one JSON message; read them
+        # in order so each container is matched with its step.
+        for line in text.splitlines():
+            if _STEP.match(line):
+                self.step = line.strip()
+            for container in _RUNNING_IN.findall(line):
+                self.containers.append(container)
+                if self.step is not None and _is_run_step(self.step):
+                    self.run_containers.append(container)
         self.layers.extend(_LAYER.findall(text))
+
+
+def _is_run_step(step: str) -> bool:
+    """Whether a "Step N/M : INSTRUCTION ..." header is a RUN step."""
+    instruction = step.split(" : ", 1)[-1].lstrip().split(" ", 1)[0]
+    return instruction.upper() == "RUN"
 
 
 def _shutdown_response(response: requests.Response | None) -> None:
@@ -73,29 +98,89 @@ def _shutdown_response(response: requests.Response | None) -> None:
             sock.shutdown(socket.SHUT_RDWR)
 
 
-def _messages(
-    client: docker.DockerClient, spec: BuildSpec, dockerfile: str
-) -> Iterator[dict[str, Any]]:
-    memory = spec.memory_bytes
-    yield from client.api.build(
-        path=str(spec.context_dir),
-        tag=spec.tag,
-        dockerfile=dockerfile,
-        labels=dict(spec.labels),
-        network_mode=spec.network,
+#: The CFS period of build steps' CPU quota (the engine's default period).
+_CPU_PERIOD_US = 100_000
+
+
+def _build_params(spec: BuildSpec, dockerfile: str, cgroup: BuildCgroup | None) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "t": spec.tag,
+        "dockerfile": dockerfile,
+        "labels": json.dumps(dict(spec.labels)),
+        "networkmode": spec.network,
+        "rm": True,
+        "forcerm": True,
+        "pull": False,
+    }
+    if spec.memory_bytes is not None:
         # memswap equal to memory: a step cannot dodge the cap by swapping.
-        container_limits={"memory": memory, "memswap": memory} if memory is not None else None,
-        rm=True,
-        forcerm=True,
-        pull=False,
-        decode=True,
-        # Keep the engine's configured proxies out: a "none" build has no network anyway.
-        use_config_proxy=False,
-    )
+        params["memory"] = params["memswap"] = spec.memory_bytes
+    if spec.nano_cpus is not None:
+        params["cpuperiod"] = _CPU_PERIOD_US
+        # 1 ms is the smallest quota the kernel takes.
+        params["cpuquota"] = max(1000, spec.nano_cpus * _CPU_PERIOD_US // 1_000_000_000)
+    if cgroup is not None:
+        params["cgroupparent"] = cgroup.parent
+    return params
+
+
+def _messages(
+    client: docker.DockerClient, spec: BuildSpec, dockerfile: str, cgroup: BuildCgroup | None
+) -> Iterator[dict[str, Any]]:
+    """The build endpoint's JSON messages.
+
+    The endpoint is called directly, not through docker-py's `build`, because that refuses
+    the CPU quota and cgroup parent parameters the engine accepts. The context is packed as
+    docker-py packs it (honouring .dockerignore). The engine's configured proxies are not
+    passed on as build args: a "none" build has no network anyway.
+    """
+    api = client.api
+    with tempfile.TemporaryFile() as context:
+        pack_context(
+            spec.context_dir,
+            exclude=_dockerignore(spec.context_dir),
+            dockerfile=(dockerfile, None),
+            fileobj=context,
+        )
+        response = api.post(
+            f"{api.base_url}/v{api.api_version}/build",
+            data=context,
+            params=_build_params(spec, dockerfile, cgroup),
+            headers={"Content-Type": "application/tar"},
+            stream=True,
+            timeout=None,
+        )
+        if response.status_code >= 400:
+            raise docker.errors.APIError(
+                f"{response.status_code} {response.reason}", response, _explanation(response)
+            )
+        chunks = response.iter_content(chunk_size=None)
+        for message in json_stream(stream_as_text(chunks)):
+            if isinstance(message, dict):
+                yield message
+
+
+def _explanation(response: requests.Response) -> str:
+    try:
+        return str(response.json().get("message") or response.text)
+    except ValueError:
+        return response.text
+
+
+def _dockerignore(context_dir: Path) -> list[str] | None:
+    path = context_dir / ".dockerignore"
+    if not path.is_file():
+        return None
+    lines = (line.strip() for line in path.read_text(errors="replace").splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
 
 
 def _read(
-    client: docker.DockerClient, spec: BuildSpec, dockerfile: str, progress: _Progress
+    client: docker.DockerClient,
+    spec: BuildSpec,
+    dockerfile: str,
+    cgroup: BuildCgroup | None,
+    progress: _Progress,
 ) -> None:
     reader = threading.get_ident()
 
@@ -107,7 +192,7 @@ def _read(
     hooks = client.api.hooks["response"]
     hooks.append(capture)
     try:
-        for message in _messages(client, spec, dockerfile):
+        for message in _messages(client, spec, dockerfile, cgroup):
             if text := message.get("stream"):
                 progress.on_text(str(text))
             elif status := message.get("status"):
@@ -146,6 +231,49 @@ def _remove_step_containers(client: docker.DockerClient, ids: list[str]) -> None
                     raise
 
 
+def _remove_leftovers(client: docker.DockerClient, progress: _Progress, wait_s: float) -> None:
+    """Remove what a failed or cancelled build left behind: step containers and layers.
+
+    After a cancel the engine may still be committing the step it was on (a layer of gigabytes
+    takes a while) and removes that step's container only when done. The layer it commits is
+    never named in the log, since the stream is closed by then, and carries none of the build's
+    labels, so nothing else would ever count or delete it. So: give the engine up to `wait_s`
+    to finish and remove the step containers itself, force-remove those still there, then
+    delete the layers the log named and every untagged layer committed from a step container
+    of this build (images record the container they were committed from).
+    """
+    containers = list(dict.fromkeys(progress.containers))
+    deadline = time.monotonic() + wait_s
+    while _existing(client, containers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    _remove_step_containers(client, containers)
+    _remove_dangling_layers(client, progress.layers + _committed_from(client, containers))
+
+
+def _existing(client: docker.DockerClient, ids: list[str]) -> list[str]:
+    found = []
+    for container_id in ids:
+        with contextlib.suppress(docker.errors.NotFound):
+            client.api.inspect_container(container_id)
+            found.append(container_id)
+    return found
+
+
+def _committed_from(client: docker.DockerClient, containers: list[str]) -> list[str]:
+    """Untagged, childless images committed from one of `containers` (short or full ids)."""
+    if not containers:
+        return []
+    found: list[str] = []
+    for image in client.api.images(all=True, filters={"dangling": True}):
+        try:
+            source = str(client.images.get(image["Id"]).attrs.get("Container") or "")
+        except docker.errors.APIError:
+            continue
+        if source and any(source.startswith(c) for c in containers):
+            found.append(str(image["Id"]))
+    return found
+
+
 def _remove_dangling_layers(client: docker.DockerClient, layers: list[str]) -> None:
     """Delete the untagged step images a failed build committed.
 
@@ -163,9 +291,19 @@ def _remove_dangling_layers(client: docker.DockerClient, layers: list[str]) -> N
             continue  # gone already, or still a parent of another image: both fine
 
 
-def _failure_message(spec: BuildSpec, progress: _Progress) -> str:
+def _pids_note(spec: BuildSpec, cgroup: BuildCgroup | None) -> str:
+    if cgroup is None or not cgroup.hit_limit():
+        return ""
+    return (
+        f" (the build hit its process limit of {spec.pids_limit} processes at once: a RUN "
+        "step could not start more; start fewer processes or threads in your build)"
+    )
+
+
+def _failure_message(spec: BuildSpec, progress: _Progress, cgroup: BuildCgroup | None) -> str:
     where = f"at {progress.step}" if progress.step else "before the first step"
     message = f"build failed {where}: {progress.error or 'no image was produced'}"
+    message += _pids_note(spec, cgroup)
     if spec.memory_bytes is not None and "non-zero code: 137" in (progress.error or ""):
         message += (
             f" (exit code 137: the step was killed, most likely for exceeding the build's "
@@ -176,12 +314,68 @@ def _failure_message(spec: BuildSpec, progress: _Progress) -> str:
     return f"{message}\n--- last log lines ---\n{tail_lines(progress.log.text(), _ERROR_LOG_LINES)}"
 
 
+def _make_cgroup(client: docker.DockerClient, spec: BuildSpec) -> BuildCgroup | None:
+    if spec.pids_limit is None:
+        return None
+    try:
+        info = client.info()
+    except docker.errors.DockerException as exc:
+        raise BuildCgroupError(
+            f"cannot ask the Docker engine for its cgroup driver: {exc}"
+        ) from exc
+    return build_cgroup.create(
+        str(info.get("CgroupDriver", "")), str(info.get("CgroupVersion", "1")), spec.pids_limit
+    )
+
+
+def _unlimited(cgroup: BuildCgroup | None, progress: _Progress) -> bool:
+    """Whether RUN steps ran outside the build's cgroup: the engine then sees another cgroup
+    tree than this worker (a worker in a container with its own cgroup namespace)."""
+    return cgroup is not None and bool(progress.run_containers) and cgroup.peak() == 0
+
+
 def build_image(client: docker.DockerClient, spec: BuildSpec) -> BuildResult:
     """Build `spec` on the engine behind `client`; never raises for a failing build."""
     try:
         dockerfile = dockerfile_path(spec)
     except SandboxError as exc:
         return BuildResult(ok=False, image_id=None, log="", error=str(exc))
+    if refusal := refuse_bases(client, dockerfile, spec.dockerfile, spec.network):
+        return BuildResult(
+            ok=False,
+            image_id=None,
+            log=f"{refusal.message}\n",
+            error=refusal.message,
+            worker_fault=refusal.worker_fault,
+        )
+    try:
+        cgroup = _make_cgroup(client, spec)
+    except BuildCgroupError as exc:
+        log.error("build %s not run: %s", spec.tag, exc)
+        return _worker_fault("", "this worker cannot limit the processes of a build")
+    try:
+        return _build(client, spec, dockerfile, cgroup)
+    finally:
+        if cgroup is not None:
+            build_cgroup.remove(cgroup)
+
+
+def _worker_fault(log_text: str, what: str) -> BuildResult:
+    return BuildResult(
+        ok=False,
+        image_id=None,
+        log=log_text,
+        worker_fault=True,
+        error=(
+            f"{what}, so the build was not run (or not kept); the organizers have the details "
+            "in the worker's log. This is not your submission's fault."
+        ),
+    )
+
+
+def _build(
+    client: docker.DockerClient, spec: BuildSpec, dockerfile: Path, cgroup: BuildCgroup | None
+) -> BuildResult:
     progress = _Progress(log=CappedLog(spec.log_limit_bytes))
     started = time.monotonic()
     reader = threading.Thread(
@@ -190,6 +384,7 @@ def build_image(client: docker.DockerClient, spec: BuildSpec) -> BuildResult:
             client,
             spec,
             dockerfile.relative_to(spec.context_dir.resolve()).as_posix(),
+            cgroup,
             progress,
         ),
         name=f"build-{spec.tag}",
@@ -199,24 +394,41 @@ def build_image(client: docker.DockerClient, spec: BuildSpec) -> BuildResult:
     if not progress.done.wait(timeout=spec.timeout_s):
         _shutdown_response(progress.response)
         progress.done.wait(timeout=_CANCEL_GRACE_S)
-        _remove_step_containers(client, progress.containers)
-        _remove_dangling_layers(client, progress.layers)
+        _remove_leftovers(client, progress, wait_s=_CANCEL_GRACE_S)
         elapsed = time.monotonic() - started
         where = f" during {progress.step}" if progress.step else ""
         progress.log.feed(f"\nbuild cancelled after {elapsed:.0f}s (timeout {spec.timeout_s:g}s)\n")
-        log = progress.log.text()
+        log_text = progress.log.text()
         error = (
-            f"build exceeded its {spec.timeout_s:g}s time limit{where}\n"
-            f"--- last log lines ---\n{tail_lines(log, _ERROR_LOG_LINES)}"
+            f"build exceeded its {spec.timeout_s:g}s time limit{where}"
+            f"{_pids_note(spec, cgroup)}\n"
+            f"--- last log lines ---\n{tail_lines(log_text, _ERROR_LOG_LINES)}"
         )
-        return BuildResult(ok=False, image_id=None, log=log, timed_out=True, error=error)
+        return BuildResult(ok=False, image_id=None, log=log_text, timed_out=True, error=error)
     reader.join()
     if progress.error is None and progress.image_id is None:
         with contextlib.suppress(docker.errors.DockerException):
             progress.image_id = client.images.get(spec.tag).id
+    if _unlimited(cgroup, progress):
+        log.error(
+            "build %s: its RUN steps ran outside the build cgroup %s, so without a process "
+            "limit: this worker does not see the Docker engine's cgroup tree at %s (run it on "
+            "the engine's host, in the host's cgroup namespace)",
+            spec.tag,
+            cgroup.parent if cgroup else "",
+            build_cgroup.CGROUP_ROOT,
+        )
+        _remove_leftovers(client, progress, wait_s=0)
+        if progress.image_id is not None:
+            with contextlib.suppress(docker.errors.APIError):
+                client.api.remove_image(progress.image_id, force=True)
+        return _worker_fault(
+            progress.log.text(), "this worker could not limit the build's processes"
+        )
     if progress.error is not None or progress.image_id is None:
-        _remove_step_containers(client, progress.containers)
-        _remove_dangling_layers(client, progress.layers)
-        log = progress.log.text()
-        return BuildResult(ok=False, image_id=None, log=log, error=_failure_message(spec, progress))
+        _remove_leftovers(client, progress, wait_s=0)
+        log_text = progress.log.text()
+        return BuildResult(
+            ok=False, image_id=None, log=log_text, error=_failure_message(spec, progress, cgroup)
+        )
     return BuildResult(ok=True, image_id=progress.image_id, log=progress.log.text())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -13,8 +14,10 @@ from docker.models.containers import Container
 from docker.types import DeviceRequest, LogConfig, Mount
 
 from workers.sandbox.docker_build import build_image
+from workers.sandbox.docker_gc import dangling_bytes, reclaim_build_leftovers
+from workers.sandbox.faults import HostSetupError, ImageDefect, image_defect
 from workers.sandbox.logcap import CappedLog
-from workers.sandbox.netns import NetnsSocketFactory
+from workers.sandbox.netns import NetnsSocketFactory, ProcessGone
 from workers.sandbox.proxy import TcpProxy
 from workers.sandbox.runtime import (
     WEIGHTS_ENV,
@@ -30,6 +33,8 @@ from workers.sandbox.runtime import (
 )
 
 _REMOVAL_WAIT_S = 30.0
+# How long the engine may take to notice that a container's process exited.
+_EXIT_NOTICE_S = 2.0
 
 
 def container_options(spec: ContainerSpec) -> dict[str, Any]:
@@ -111,30 +116,73 @@ class DockerRuntime:
         except docker.errors.ImageNotFound as exc:
             raise ImageNotFound(f"image {spec.image} not found") from exc
         except docker.errors.APIError as exc:
-            raise SandboxError(f"cannot create container {spec.name}: {_explain(exc)}") from exc
+            raise _start_error(f"cannot create container {spec.name}", exc) from exc
         container_id = str(container.id)
         try:
             container.start()
         except docker.errors.APIError as exc:
-            # Created but not started (bad runtime, GPU unavailable): leave nothing behind.
+            # Created but not started (bad command, bad runtime, GPU unavailable): leave nothing
+            # behind.
             self.remove(container_id)
-            raise SandboxError(f"cannot start container {spec.name}: {_explain(exc)}") from exc
+            raise _start_error(f"cannot start container {spec.name}", exc) from exc
         return container_id
 
     @contextlib.contextmanager
     def endpoint(self, container_id: str, port: int) -> Iterator[str]:
-        pid = self._running_pid(container_id)
-        with NetnsSocketFactory(pid) as factory, TcpProxy(("127.0.0.1", port), factory) as proxy:
+        factory = self._enter(container_id)
+        with factory, TcpProxy(("127.0.0.1", port), factory) as proxy:
             yield proxy.url
+
+    def _enter(self, container_id: str) -> NetnsSocketFactory:
+        """A socket factory in the container's network namespace.
+
+        A server that exits at once races this: the engine reports it running for a few
+        milliseconds after its process is gone, and its PID may already belong to another
+        process. Both are the server's crash (ContainerNotRunning), never the worker's setup,
+        and the namespace entered is checked to be a sandbox's, not this worker's own.
+        """
+        pid = self._running_pid(container_id)
+        try:
+            factory = NetnsSocketFactory(pid)
+        except ProcessGone as exc:
+            self._wait_not_running(container_id, pid)
+            raise HostSetupError(
+                f"{exc}; container {container_id} is running, so this worker does not see the "
+                "host's PIDs: run it in the host's PID namespace (pid: host)"
+            ) from exc
+        try:
+            # Still the same live process after the namespace file was opened: the PID was
+            # not handed to another process in between.
+            if self._running_pid(container_id) != pid:
+                raise ContainerNotRunning(f"container {container_id} restarted while entered")
+            if factory.inode == os.stat("/proc/self/ns/net").st_ino:
+                self._wait_not_running(container_id, pid)
+                raise HostSetupError(
+                    f"pid {pid} of container {container_id} shares this worker's network "
+                    "namespace; refusing to evaluate outside the sandbox"
+                )
+        except BaseException:
+            factory.close()
+            raise
+        return factory
+
+    def _wait_not_running(self, container_id: str, pid: int) -> None:
+        """Raise ContainerNotRunning if the container stops within a moment (the engine
+        catching up with a process that is already gone); return if it stays up."""
+        deadline = time.monotonic() + _EXIT_NOTICE_S
+        while True:
+            state = self._inspect(container_id)["State"]
+            if not state.get("Running") or int(state.get("Pid") or 0) != pid:
+                raise _not_running(container_id, state)
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
 
     def _running_pid(self, container_id: str) -> int:
         state = self._inspect(container_id)["State"]
         pid = int(state.get("Pid") or 0)
         if not state.get("Running") or pid <= 0:
-            raise ContainerNotRunning(
-                f"container {container_id} is not running (status {state.get('Status')}, "
-                f"exit code {state.get('ExitCode')})"
-            )
+            raise _not_running(container_id, state)
         return pid
 
     def _inspect(self, container_id: str) -> dict[str, Any]:
@@ -196,8 +244,9 @@ class DockerRuntime:
         images = self._client.api.images(filters={"label": label})
         images.sort(key=lambda image: (image["Created"], image["Id"]))
         # Image sizes count shared layers once per image: the total over-estimates the disk
-        # used, which errs on the side of freeing space.
-        total = sum(int(image["Size"]) for image in images)
+        # used, which errs on the side of freeing space. What builds left behind untagged
+        # counts too: it is on the same disk (see `reclaim_build_leftovers`).
+        total = sum(int(image["Size"]) for image in images) + dangling_bytes(self._client)
         in_use = {c["ImageID"] for c in self._client.api.containers(all=True)}
         removed: list[str] = []
         for image in images:
@@ -217,6 +266,25 @@ class DockerRuntime:
             removed.append(str(image["Id"]))
         return removed
 
+    def reclaim_build_leftovers(self, older_than_s: float) -> list[str]:
+        return reclaim_build_leftovers(self._client, older_than_s)
+
+
+def _not_running(container_id: str, state: dict[str, Any]) -> ContainerNotRunning:
+    return ContainerNotRunning(
+        f"container {container_id} is not running (status {state.get('Status')}, "
+        f"exit code {state.get('ExitCode')})"
+    )
+
 
 def _explain(exc: docker.errors.APIError) -> str:
     return str(exc.explanation or exc)
+
+
+def _start_error(what: str, exc: docker.errors.APIError) -> SandboxError:
+    """ImageDefect when the image is to blame (see workers.sandbox.faults), else SandboxError."""
+    explanation = _explain(exc)
+    defect = image_defect(explanation)
+    if defect is not None:
+        return ImageDefect(defect)
+    return SandboxError(f"{what}: {explanation}")

@@ -71,6 +71,8 @@ class FakeRuntime:
         self.started: list[ContainerSpec] = []
         self.removed: list[str] = []
         self.removed_images: list[str] = []
+        self.reclaim_calls: list[float] = []
+        """The `older_than_s` of each `reclaim_build_leftovers` call."""
         self.containers: dict[str, FakeContainer] = {}
         self.images: dict[str, FakeImage] = {}
 
@@ -133,6 +135,11 @@ class FakeRuntime:
             not c.removed and self._find_image(c.spec.image) == image
             for c in self.containers.values()
         )
+
+    def reclaim_build_leftovers(self, older_than_s: float) -> list[str]:
+        # Fake builds leave nothing behind: a failed one adds no image at all.
+        self.reclaim_calls.append(older_than_s)
+        return []
 
     def prune_images(self, label: str, keep_bytes: int) -> list[str]:
         key, _, value = label.partition("=")

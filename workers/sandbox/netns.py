@@ -14,15 +14,23 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
 import os
 import queue
 import socket
 import threading
 from concurrent.futures import Future
 
+from workers.sandbox.faults import HostSetupError
 from workers.sandbox.runtime import SandboxError
 
 CLONE_NEWNET = 0x40000000
+
+
+class ProcessGone(SandboxError):
+    """No process with that PID is visible: it exited (or lives in a PID namespace we cannot
+    see). Not a privilege problem, so the caller decides whose fault it is."""
+
 
 _libc: ctypes.CDLL | None = None
 
@@ -52,10 +60,19 @@ class NetnsSocketFactory:
         try:
             self._ns_fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         except OSError as exc:
-            raise SandboxError(
+            if exc.errno in (errno.ENOENT, errno.ESRCH):
+                # Most often the process has just exited; the caller, who knows what the
+                # process was, tells that apart from a worker outside the host's PID namespace.
+                raise ProcessGone(
+                    f"cannot open the network namespace of pid {pid}: no such process is "
+                    "visible here (it exited, or this worker is not in the host's PID namespace)"
+                ) from exc
+            raise HostSetupError(
                 f"cannot open the network namespace of pid {pid}: {exc}; the worker needs the "
                 "host's PID namespace and root"
             ) from exc
+        self.inode = os.fstat(self._ns_fd).st_ino
+        """Identifies the namespace entered (compare with `os.stat("/proc/self/ns/net")`)."""
         self._requests: queue.SimpleQueue[Future[socket.socket] | None] = queue.SimpleQueue()
         # Guards `_closed` so that no request is queued behind the stop sentinel.
         self._lock = threading.Lock()
@@ -70,7 +87,7 @@ class NetnsSocketFactory:
         except OSError as exc:
             self._thread.join()
             os.close(self._ns_fd)
-            raise SandboxError(
+            raise HostSetupError(
                 f"cannot enter the network namespace of pid {pid}: {exc}; the worker needs "
                 "CAP_SYS_ADMIN"
             ) from exc

@@ -56,6 +56,11 @@ class BuildSpec:
     """Wall-clock budget for the whole build; the build is cancelled when it runs out."""
     memory_bytes: int | None = None
     """Memory cap for each RUN step (swap included); None leaves the engine's default."""
+    pids_limit: int | None = None
+    """Most processes the build's RUN steps may have at once, all steps together; None: no
+    limit. Needs the engine's cgroupfs driver on this host (see `build_cgroup`)."""
+    nano_cpus: int | None = None
+    """CPU limit of each RUN step in units of 1e-9 CPUs, as for containers; None: no limit."""
     log_limit_bytes: int = 1_000_000
     """The kept build log is capped at about this size (its head and tail are kept)."""
 
@@ -88,6 +93,9 @@ class BuildResult:
     timed_out: bool = False
     error: str | None = None
     """On failure: the failing step and the last lines of the log."""
+    worker_fault: bool = False
+    """The build could not be run as the policy requires, for a reason on Podium's side (not
+    the team's): `error` says so, and the details are in the worker's log."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -177,5 +185,13 @@ class ContainerRuntime(Protocol):
 
     def prune_images(self, label: str, keep_bytes: int) -> list[str]:
         """Remove images carrying `label` (`key` or `key=value`), oldest first, until their
-        total size is at most `keep_bytes`; images in use are skipped. Returns removed ids."""
+        total size is at most `keep_bytes`; images in use are skipped. Returns removed ids.
+
+        The total also counts the untagged layers builds left behind, which this does not
+        remove (`reclaim_build_leftovers` does)."""
+        ...
+
+    def reclaim_build_leftovers(self, older_than_s: float) -> list[str]:
+        """Remove what image builds left behind (untagged layers, stopped step containers)
+        more than `older_than_s` ago, which must exceed the longest build. Returns the ids."""
         ...
