@@ -33,6 +33,7 @@ from evaluator.suites.run_specs import (
     gsm_run_spec,
     mmlu_run_spec,
     truthful_qa_run_spec,
+    with_max_eval_instances,
     with_max_train_instances,
 )
 
@@ -69,54 +70,54 @@ class _Args:
             )
 
 
-_Builder = Callable[[_Args, int | None], RunSpec]
+_Builder = Callable[[_Args], RunSpec]
 CONF_SCENARIOS: Registry[_Builder] = Registry("conf scenario")
 
 
 @CONF_SCENARIOS.register("mmlu")
-def _mmlu(args: _Args, max_eval: int | None) -> RunSpec:
+def _mmlu(args: _Args) -> RunSpec:
     subject = args.take("subject")
     args.method()
     args.done("subject, method")
     try:
-        return mmlu_run_spec(subject, DATA_PINS, max_eval_instances=max_eval)
+        return mmlu_run_spec(subject, DATA_PINS, max_eval_instances=None)
     except KeyError:
         raise ConfError(f"{args.where}: MMLU has no subject {subject!r}") from None
 
 
 @CONF_SCENARIOS.register("truthful_qa")
-def _truthful_qa(args: _Args, max_eval: int | None) -> RunSpec:
+def _truthful_qa(args: _Args) -> RunSpec:
     task = args.take("task")
     if task != "mc_single":
         raise ConfError(f"{args.where}: TruthfulQA task {task!r} is not supported; use mc_single")
     args.method()
     args.done("task, method")
-    return truthful_qa_run_spec(DATA_PINS, max_eval_instances=max_eval)
+    return truthful_qa_run_spec(DATA_PINS, max_eval_instances=None)
 
 
 @CONF_SCENARIOS.register("gsm")
-def _gsm(args: _Args, max_eval: int | None) -> RunSpec:
+def _gsm(args: _Args) -> RunSpec:
     args.done("no scenario arguments")
-    return gsm_run_spec(DATA_PINS, max_eval_instances=max_eval)
+    return gsm_run_spec(DATA_PINS, max_eval_instances=None)
 
 
 @CONF_SCENARIOS.register("bbq")
-def _bbq(args: _Args, max_eval: int | None) -> RunSpec:
+def _bbq(args: _Args) -> RunSpec:
     subject = args.take("subject", "all")
     args.method()
     args.done("subject, method")
     try:
-        return bbq_run_spec(DATA_PINS, subject=subject, max_eval_instances=max_eval)
+        return bbq_run_spec(DATA_PINS, subject=subject, max_eval_instances=None)
     except (KeyError, ValueError) as exc:
         raise ConfError(f"{args.where}: {exc}") from None
 
 
 @CONF_SCENARIOS.register("big_bench")
-def _big_bench(args: _Args, max_eval: int | None) -> RunSpec:
+def _big_bench(args: _Args) -> RunSpec:
     task, subtask = args.take("task"), args.take("subtask", "")
     args.done("task, subtask")
     try:
-        return big_bench_run_spec(task, subtask, DATA_PINS, max_eval_instances=max_eval)
+        return big_bench_run_spec(task, subtask, DATA_PINS, max_eval_instances=None)
     except ValueError as exc:
         raise ConfError(f"{args.where}: {exc}") from None
 
@@ -140,14 +141,8 @@ def _entry_run_specs(entry: ConfEntry, source: str) -> list[RunSpec]:
         )
     args = _Args(entry, desc, where)
     args.left.pop("model", None)
-    max_eval: int | None = None
-    if "max_eval_instances" in args.left:
-        text = args.left.pop("max_eval_instances")
-        if not text.isdigit() or int(text) < 1:
-            raise ConfError(f"{where}: max_eval_instances must be a positive whole number")
-        max_eval = int(text)
     expanders = [(k, args.left.pop(k)) for k, _ in desc.args if k in _EXPANDERS]
-    specs = [CONF_SCENARIOS.get(desc.name)(args, max_eval)]
+    specs = [CONF_SCENARIOS.get(desc.name)(args)]
     for key, value in expanders:
         specs = [expanded for spec in specs for expanded in _EXPANDERS[key](spec, value, where)]
     return specs
@@ -175,9 +170,18 @@ def _shots(spec: RunSpec, value: str, where: str) -> list[RunSpec]:
     return [with_max_train_instances(spec, n) for n in counts]
 
 
+def _max_eval(spec: RunSpec, value: str, where: str) -> list[RunSpec]:
+    if not value.isdigit() or int(value) < 1:
+        raise ConfError(f"{where}: max_eval_instances must be a positive whole number")
+    return [with_max_eval_instances(spec, int(value))]
+
+
+#: HELM's run expanders Podium implements, applied in the order the description names them; each
+#: adds `,key=value` to the run spec's name as HELM does (`model=` is the one left out).
 _EXPANDERS: dict[str, Callable[[RunSpec, str, str], list[RunSpec]]] = {
     "data_augmentation": _augment,
     "max_train_instances": _shots,
+    "max_eval_instances": _max_eval,
 }
 
 

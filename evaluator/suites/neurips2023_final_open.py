@@ -26,6 +26,7 @@ from evaluator.suites.run_specs import (
     gsm_run_spec,
     mmlu_run_spec,
     truthful_qa_run_spec,
+    with_max_eval_instances,
     with_max_train_instances,
 )
 
@@ -126,22 +127,38 @@ OTHER_INSTANCES = 61
 
 
 def final_open_run_specs() -> list[RunSpec]:
+    """The conf's run specs, named as HELM names them (its run expanders in the entries' order,
+    `model=` left out)."""
     specs = [
-        with_max_train_instances(
-            big_bench_run_spec(task, subtask, DATA_PINS, max_eval_instances=n), shots
+        with_max_eval_instances(
+            with_max_train_instances(
+                big_bench_run_spec(task, subtask, DATA_PINS, max_eval_instances=None), shots
+            ),
+            n,
         )
         for task, subtask, n in BIG_BENCH_ENTRIES
         for shots in BIG_BENCH_SHOTS
     ]
     specs += [
-        with_data_augmentation(mmlu_run_spec(subject, DATA_PINS, max_eval_instances=n))
+        with_max_eval_instances(
+            with_data_augmentation(mmlu_run_spec(subject, DATA_PINS, max_eval_instances=None)), n
+        )
         for subject, n in MMLU_ENTRIES
     ]
     specs.append(
-        with_data_augmentation(truthful_qa_run_spec(DATA_PINS, max_eval_instances=OTHER_INSTANCES))
+        with_max_eval_instances(
+            with_data_augmentation(truthful_qa_run_spec(DATA_PINS, max_eval_instances=None)),
+            OTHER_INSTANCES,
+        )
     )
-    specs.append(gsm_run_spec(DATA_PINS, max_eval_instances=OTHER_INSTANCES))
-    specs.append(bbq_run_spec(DATA_PINS, subject="all", max_eval_instances=OTHER_INSTANCES))
+    specs.append(
+        with_max_eval_instances(gsm_run_spec(DATA_PINS, max_eval_instances=None), OTHER_INSTANCES)
+    )
+    specs.append(
+        with_max_eval_instances(
+            bbq_run_spec(DATA_PINS, subject="all", max_eval_instances=None), OTHER_INSTANCES
+        )
+    )
     return specs
 
 

@@ -243,6 +243,14 @@ def with_max_train_instances(spec: RunSpec, shots: int) -> RunSpec:
     )
 
 
+def with_max_eval_instances(spec: RunSpec, count: int) -> RunSpec:
+    """HELM's MaxEvalInstancesRunExpander (`max_eval_instances=N` in a run entry): the cap, and
+    the name says so, as in HELM's run spec names."""
+    if count < 1:
+        raise ValueError(f"max_eval_instances must be >= 1, got {count}")
+    return replace(spec, name=f"{spec.name},max_eval_instances={count}", max_eval_instances=count)
+
+
 def summarization_adapter_spec(
     num_sents: int | None, *, max_tokens: int, temperature: float, max_train_instances: int = 5
 ) -> AdapterSpec:

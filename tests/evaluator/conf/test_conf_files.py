@@ -99,9 +99,14 @@ def test_expanders_apply_in_order_and_model_is_ignored() -> None:
         name="t",
     )
     names = [spec.name for spec in built.suite.run_specs]
+    # HELM's run spec names (its run expanders in the entry's order), without `model=`.
     assert names == [
-        *(f"big_bench:task=operators,max_train_instances={n}" for n in range(4)),
-        "mmlu:subject=anatomy,method=multiple_choice_joint,data_augmentation=canonical",
+        *(
+            f"big_bench:task=operators,max_train_instances={n},max_eval_instances=7"
+            for n in range(4)
+        ),
+        "mmlu:subject=anatomy,method=multiple_choice_joint,data_augmentation=canonical,"
+        "max_eval_instances=4",
     ]
     specs = built.suite.run_specs
     assert [s.adapter.max_train_instances for s in specs[:4]] == [0, 1, 2, 3]

@@ -7,6 +7,7 @@ what HELM reads from a task.json at run-spec time cannot drift from what Podium 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -72,7 +73,9 @@ def _first_prompt(data: DataSource, name: str) -> str:
 
 def test_generation_prompt_uses_the_task_prefixes(data: DataSource) -> None:
     # operators: task_prefix as instructions, "\n" input prefix, " = " output prefix; one shot.
-    prompt = _first_prompt(data, "big_bench:task=operators,max_train_instances=1")
+    prompt = _first_prompt(
+        data, "big_bench:task=operators,max_train_instances=1,max_eval_instances=61"
+    )
     assert prompt == (
         "Given the definition of the op operator, compute the result.\n"
         "\ni op j is the remainder of the integer division of i by j.\n15 op 3\n = 0\n"
@@ -82,7 +85,41 @@ def test_generation_prompt_uses_the_task_prefixes(data: DataSource) -> None:
 
 def test_multiple_choice_prompt_lists_the_target_scores(data: DataSource) -> None:
     prompt = _first_prompt(
-        data, "big_bench:task=strange_stories,subtask=boolean,max_train_instances=0"
+        data,
+        "big_bench:task=strange_stories,subtask=boolean,max_train_instances=0,max_eval_instances=30",
     )
     assert prompt.startswith("Context: Today, Katy wants to go on the swings")
     assert prompt.endswith("Q: Is it true what Katy says?\nA. no\nB. yes\n\nA:")
+
+
+GOLDENS = Path(__file__).resolve().parents[1] / "goldens" / "big_bench_helm_0_5_16.json"
+
+
+def _helm_goldens() -> dict[str, dict[str, object]]:
+    runs: dict[str, dict[str, object]] = json.loads(GOLDENS.read_text(encoding="utf-8"))[
+        "run_specs"
+    ]
+    return runs
+
+
+@pytest.mark.parametrize("helm_name", sorted(_helm_goldens()))
+def test_prompts_and_requests_are_helms(data: DataSource, helm_name: str) -> None:
+    # Taken from a real HELM 0.5.16 run of the organizers' conf entries (scenario_state.json):
+    # the same instances, in the same order, with byte-identical prompts and decoding settings.
+    golden = _helm_goldens()[helm_name]
+    spec = next(s for s in get_suite("neurips2023-final-open").run_specs if s.name == helm_name)
+    plan = plan_run_spec(spec, data)
+    prompts = golden["prompts"]
+    assert isinstance(prompts, dict)
+    mine = {
+        i.id: plan.adapter.build_prompt(plan.train_examples, i).text
+        for i in plan.eval_instances[: len(prompts)]
+    }
+    assert mine == prompts
+    request = golden["request"]
+    assert isinstance(request, dict)
+    adapter = spec.adapter
+    assert request["max_tokens"] == adapter.max_tokens
+    assert request["temperature"] == adapter.temperature
+    assert request["num_completions"] == adapter.num_outputs
+    assert request["stop_sequences"] == list(adapter.stop_sequences)
