@@ -1,4 +1,5 @@
-"""Command line of the evaluator: `eval` a model server with a suite, list and verify `suites`.
+"""Command line of the evaluator: `eval` a model server with a suite, list and verify `suites`,
+`data fetch` the suites' scenario files (evaluator/fetch.py).
 
 Mounted in the `podium` command (`main.add_command(eval_command)`,
 `main.add_command(suites_command)`); `cli` groups both for standalone use. Not imported by
@@ -14,13 +15,16 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
+from rich import filesize
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -37,6 +41,14 @@ from evaluator.cache import MemoryResponseCache, ResponseCache, SqliteResponseCa
 from evaluator.clients import PROTOCOLS, create_client
 from evaluator.data import DataSource, FileCheck
 from evaluator.errors import EvaluatorError
+from evaluator.fetch import (
+    DEFAULT_UPSTREAM_BASE,
+    FetchResult,
+    PlannedFile,
+    fetch_file,
+    how_to_provide,
+    plan_fetch,
+)
 from evaluator.results import SuiteResult, percentile
 from evaluator.runner import run_suite
 from evaluator.suites import Suite, get_suite, list_suites
@@ -236,7 +248,11 @@ def eval_command(
 
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result.to_json(), indent=2, allow_nan=False) + "\n")
+        from evaluator.scoring.helm_columns import helm_columns
+
+        # HELM's core_scenarios column names ("MMLU - EM", ...), ready for `podium rank`.
+        payload = {**result.to_json(), "helm_columns": helm_columns(result.per_run_spec)}
+        out.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n")
     _print_result(console, suite, result)
     if out is not None:
         console.print(f"result written to {out}")
@@ -364,7 +380,7 @@ def _print_result(console: Console, suite: Suite, result: SuiteResult) -> None:
         ("requests sent by this run", str(result.requests_sent)),
         ("answers from the cache", str(e.cached)),
         ("latency p50 / p95", f"{_seconds(e.latency_p50_s)} / {_seconds(e.latency_p95_s)}"),
-        ("total inference time", f"{e.total_inference_s:.2f} s"),
+        ("inference time, summed over requests in flight", f"{e.total_inference_s:.2f} s"),
         ("generated tokens (estimated: UTF-8 bytes / 4)", str(e.generated_tokens)),
         ("generated tokens / s (estimated)", _number(e.generated_tokens_per_s, 1)),
         ("wall time", f"{result.wall_s:.2f} s"),
@@ -466,6 +482,151 @@ def _verify_line(check: FileCheck) -> str:
     return line
 
 
+@click.group("data")
+def data_command() -> None:
+    """Get the scenario data files the suites read (see `data fetch`)."""
+
+
+@data_command.command("fetch")
+@click.pass_context
+@click.option(
+    "--suite",
+    "suite_names",
+    multiple=True,
+    help="Fetch only this suite's files (repeatable) [default: every suite].",
+)
+@click.option(
+    "--dest",
+    type=click.Path(path_type=Path, file_okay=False),
+    envvar="PODIUM_SCENARIO_DATA",
+    default=DEFAULT_CACHE_DIR / DATA_CACHE_DIR,
+    show_default=True,
+    help="Data directory to fill (env PODIUM_SCENARIO_DATA); files already there with the "
+    "pinned sha256 are kept.",
+)
+@click.option(
+    "--mirror",
+    metavar="URL",
+    envvar="PODIUM_SCENARIO_MIRROR",
+    help="Take every file from <URL>/<relative path> (env PODIUM_SCENARIO_MIRROR) instead of "
+    "the upstream repositories.",
+)
+@click.option(
+    "--upstream",
+    "upstream_base",
+    metavar="URL",
+    envvar="PODIUM_SCENARIO_UPSTREAM",
+    default=DEFAULT_UPSTREAM_BASE,
+    show_default=True,
+    help="Base of the upstream raw-file URLs, <URL>/<owner>/<repo>/<commit>/<path> (env "
+    "PODIUM_SCENARIO_UPSTREAM), e.g. a proxy of that host.",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Only print where each file would come from; fetch nothing."
+)
+def fetch_command(
+    ctx: click.Context,
+    suite_names: Sequence[str],
+    dest: Path,
+    mirror: str | None,
+    upstream_base: str,
+    dry_run: bool,
+) -> None:
+    """Download the pinned data files of suites into a directory, checking each sha256.
+
+    Exits 1 when any file could not be provided, naming each one and how to provide it.
+    """
+    try:
+        suites = [get_suite(name) for name in (suite_names or list_suites())]
+    except EvaluatorError as exc:
+        raise _fail(exc) from None
+    dest = dest.expanduser().absolute()
+    pins = {pin for suite in suites for pin in suite.data_files.items()}
+    planned = plan_fetch(pins, mirror=mirror, upstream_base=upstream_base)
+    origin = f"mirror {mirror}" if mirror else f"upstream ({upstream_base})"
+    names = ", ".join(suite.name for suite in suites)
+    console = _console()
+    if dry_run:
+        for file in planned:
+            click.echo(f"{file.path}  {file.url or 'NOT AVAILABLE: ' + file.unavailable}")
+        return
+    console.print(f"fetching {len(planned)} data files of suites {names} from {origin} into {dest}")
+    results = _fetch_all(console, planned, dest)
+    problems = [r for r in results if not r.ok]
+    fetched = sum(r.status == "fetched" for r in results)
+    summary = (
+        f"{len(results)} files: {fetched} downloaded, {len(results) - len(problems) - fetched} "
+        f"already present, {len(problems)} not provided"
+    )
+    if not problems:
+        console.print(f"[green]{summary}[/green]")
+        console.print(f"use them with: export PODIUM_SCENARIO_DATA={dest}")
+        return
+    err = _console(stderr=True)
+    _print_fetch_problems(err, problems)
+    err.print(f"[red]{summary}[/red]")
+    err.print(how_to_provide(dest), markup=False, soft_wrap=True)
+    ctx.exit(1)
+
+
+def _fetch_all(console: Console, planned: Sequence[PlannedFile], dest: Path) -> list[FetchResult]:
+    with Progress(
+        TextColumn("fetching"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("files, {task.fields[received]} downloaded"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+        files = bar.add_task("files", total=len(planned), received="0 bytes")
+        lock = threading.Lock()
+        received = [0]
+
+        def on_bytes(n: int) -> None:
+            # The byte count moves inside large files too, where the file count stands still.
+            with lock:
+                received[0] += n
+                bar.update(files, received=filesize.decimal(received[0]))
+
+        def one(file: PlannedFile) -> FetchResult:
+            result = fetch_file(file, dest, on_bytes=on_bytes)
+            bar.update(files, advance=1)
+            return result
+
+        # Files are small and many: a few in flight hide the per-request latency.
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            return list(pool.map(one, planned))
+
+
+_PROBLEM_HEADINGS = {
+    "unavailable": "not available from this source",
+    "failed": "download failed",
+    "mismatch": "refused: the downloaded sha256 differs from the pin (nothing was kept)",
+}
+
+
+def _print_fetch_problems(console: Console, problems: Sequence[FetchResult]) -> None:
+    for status, heading in _PROBLEM_HEADINGS.items():
+        group = [p for p in problems if p.status == status]
+        if not group:
+            continue
+        files = "1 file" if len(group) == 1 else f"{len(group)} files"
+        console.print(f"[red]{heading}[/red] ({files}):")
+        reasons = dict.fromkeys(p.detail for p in group if status == "unavailable")
+        for reason in reasons:
+            # One reason covers many files (every BIG-bench task): say it once.
+            console.print(f"  reason: {reason}", markup=False, soft_wrap=True)
+        for p in group:
+            line = f"  {p.path}"
+            if status == "failed":
+                line += f": {p.detail}"
+            elif status == "mismatch":
+                line += f": expected sha256 {p.expected}, got {p.actual} from {p.url}"
+                if p.detail:
+                    line += f" ({p.detail})"
+            console.print(line, markup=False, soft_wrap=True)
+
+
 @click.command("rank")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
@@ -501,6 +662,7 @@ def cli() -> None:
 cli.add_command(eval_command)
 cli.add_command(suites_command)
 cli.add_command(rank_command)
+cli.add_command(data_command)
 
 
 if __name__ == "__main__":

@@ -10,10 +10,14 @@ started again with the same cache sends only what is missing.
 from __future__ import annotations
 
 import asyncio
+import sys
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from evaluator.adapters import PreparedRequest
 from evaluator.cache import ResponseCache, completion_key
@@ -28,7 +32,7 @@ from evaluator.metrics import (
     truncate_completion,
 )
 from evaluator.perturbations import PerturbationDescription
-from evaluator.planning import RunPlan, plan_suite, prepare_request
+from evaluator.planning import RunPlan, iter_plans, prepare_request
 from evaluator.results import (
     InstanceResult,
     SuiteResult,
@@ -71,6 +75,9 @@ class _Progress:
     first_error: str | None = None
     error_kinds: Counter[str] = field(default_factory=Counter)
     stop_error: EvaluationError | None = None
+    # Whether `total` is final: while later run specs are still being planned it only counts
+    # the units planned so far, so the failure policy waits (it could not be certain yet).
+    planned: bool = True
 
     def record(self, result: InstanceResult, kind: str | None) -> None:
         self.done += 1
@@ -85,10 +92,15 @@ class _Progress:
         # the result trustworthy, and a dead server would otherwise cost every retry of every one.
         # Workers finishing after that re-raise the same error, so the report does not depend on
         # which worker the event loop resumes first.
-        if self.stop_error is None and self.errors > self.max_failure_fraction * self.total:
-            self.stop_error = self.failure()
+        self.check()
         if self.stop_error is not None:
             raise self.stop_error
+
+    def check(self) -> None:
+        """Decide to stop once the failure policy is certainly violated."""
+        violated = self.errors > self.max_failure_fraction * self.total
+        if self.stop_error is None and self.planned and violated:
+            self.stop_error = self.failure()
 
     def failure(self) -> EvaluationError:
         kinds = ", ".join(f"{count} {kind}" for kind, count in self.error_kinds.most_common())
@@ -253,6 +265,160 @@ class _SuiteRun:
         return failed, kind
 
 
+# Units planned before the first request: a suite smaller than this is planned whole first.
+_START_UNITS = 256
+
+_Unit = tuple[RunPlan, Instance, PerturbationDescription | None]
+
+
+# GIL switch interval while a suite is being planned (Python's default is 5 ms).
+_PLANNING_SWITCH_S = 0.0005
+_planners = 0
+_planners_lock = threading.Lock()
+_default_switch_s = sys.getswitchinterval()
+
+
+@contextmanager
+def _loop_first() -> Iterator[None]:
+    """Let the event loop take the GIL from the planning thread within 0.5 ms instead of 5.
+
+    Planning is pure Python: while it runs, every wake-up of the event loop (an answer arrived,
+    a tokenizer reply) waits for the planning thread to give up the GIL, which it is asked to
+    do only after the switch interval. At 5 ms each answer was handled late and the request
+    phase ran 15-25% slower while planning lasted; a shorter interval costs a few more thread
+    switches. Process-wide, so the first planner lowers it and the last one restores it.
+    """
+    global _planners, _default_switch_s
+    with _planners_lock:
+        if _planners == 0:
+            _default_switch_s = sys.getswitchinterval()
+            sys.setswitchinterval(min(_default_switch_s, _PLANNING_SWITCH_S))
+        _planners += 1
+    try:
+        yield
+    finally:
+        with _planners_lock:
+            _planners -= 1
+            if _planners == 0:
+                sys.setswitchinterval(_default_switch_s)
+
+
+class _PlanFeed:
+    """The suite's units (one per request), planned in a thread while the first are sent.
+
+    Planning a large suite (parsing every data file, drawing, perturbing) takes seconds of CPU;
+    doing it all before the first request left the server idle for that long. The thread plans
+    run specs in suite order and hands each plan to the event loop, which appends its units in
+    order: units, their indices and the request order are the same as when everything was
+    planned up front. Every run spec's data pins are checked before the first plan, and every
+    data file's sha256 before the thread starts, so a broken suite or data directory still fails
+    before anything is sent.
+    """
+
+    def __init__(
+        self, suite: Suite, data: DataSource, max_instances: int | None, state: _Progress
+    ) -> None:
+        self.items: list[_Unit] = []
+        self.results: list[InstanceResult | None] = []
+        self.done = False
+        self._error: BaseException | None = None
+        self._state = state
+        state.planned = False
+        self._next = 0
+        self._plans = iter_plans(suite.run_specs, data, max_instances)
+        self._count = len(suite.run_specs)
+        self._changed = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._plan, name="podium-planning", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    async def close(self) -> None:
+        """Stop planning (after the run spec in progress) and wait for the thread."""
+        self._stop.set()
+        if self._thread.is_alive():
+            await asyncio.to_thread(self._thread.join)
+
+    def _plan(self) -> None:
+        """Planning thread: each plan, then the end (or the error), posted to the loop."""
+        with _loop_first():
+            try:
+                for number, plan in enumerate(self._plans, start=1):
+                    if self._stop.is_set():
+                        return
+                    # The last plan and the end arrive together: no worker can take one of its
+                    # units before the failure policy has seen the final total.
+                    self._post(self._add, plan, number == self._count)
+            except BaseException as exc:
+                self._post(self._fail, exc)
+                return
+        if self._count == 0:
+            self._post(self._finish)
+
+    def _post(self, callback: Callable[..., None], *args: Any) -> None:
+        try:
+            self._loop.call_soon_threadsafe(callback, *args)
+        except RuntimeError:
+            # The loop is closed: the run is over and nobody waits for this plan.
+            self._stop.set()
+
+    def _add(self, plan: RunPlan, last: bool) -> None:
+        units = [(plan, instance, p) for instance, p in plan.evaluation_items()]
+        self.items.extend(units)
+        self.results.extend([None] * len(units))
+        self._state.total = len(self.items)
+        if last:
+            self._finish()
+        else:
+            self._wake()
+
+    def _finish(self) -> None:
+        self.done = True
+        self._state.planned = True
+        self._state.check()
+        self._wake()
+
+    def _fail(self, exc: BaseException) -> None:
+        self._error = exc
+        self.done = True
+        self._wake()
+
+    def _wake(self) -> None:
+        # Wakes every waiter now; later waiters wait for the next change.
+        self._changed.set()
+        self._changed.clear()
+
+    async def ready(self, units: int) -> None:
+        """Wait until `units` units are planned or planning is over (its error, if any)."""
+        while not self.done and len(self.items) < units:
+            await self._changed.wait()
+        if self._error is not None:
+            raise self._error
+
+    def take_nowait(self) -> int | None:
+        """The next unit's index; None when none is planned yet (or none is left)."""
+        if self._state.stop_error is not None:
+            # Decided when planning finished: nothing more is sent.
+            raise self._state.stop_error
+        if self._next < len(self.items):
+            index = self._next
+            self._next += 1
+            return index
+        if self._error is not None:
+            raise self._error
+        return None
+
+    async def take(self) -> int | None:
+        """The next unit's index, waiting for planning if needed; None when none is left."""
+        while True:
+            index = self.take_nowait()
+            if index is not None or self.done:
+                return index
+            await self._changed.wait()
+
+
 async def run_suite(
     suite: Suite,
     client: ModelClient,
@@ -285,15 +451,8 @@ async def run_suite(
         raise ValueError("concurrency must be at least 1")
     started = time.perf_counter()
     data.verify(suite.data_files)
-    plans = plan_suite(suite.run_specs, data, max_instances)
-    # One unit per request: every evaluation instance, followed by its perturbed versions.
-    items = [
-        (plan, instance, perturbation)
-        for plan in plans
-        for instance, perturbation in plan.evaluation_items()
-    ]
-    work = [(plan, instance) for plan, instance, _ in items]
-    state = _Progress(total=len(work), max_failure_fraction=max_failure_fraction, callback=progress)
+    state = _Progress(total=0, max_failure_fraction=max_failure_fraction, callback=progress)
+    feed = _PlanFeed(suite, data, max_instances, state)
     run = _SuiteRun(
         client,
         cache,
@@ -302,31 +461,57 @@ async def run_suite(
         request_timeout_s=request_timeout_s,
         progress=state,
     )
-    results: list[InstanceResult | None] = [None] * len(work)
-    if progress is not None:
-        progress(0, len(work))
+    feed.start()
+    try:
+        return await _run_units(
+            suite, feed, run, state, concurrency, total_budget_s, max_instances, started
+        )
+    finally:
+        await feed.close()
 
-    units = iter(range(len(work)))
+
+async def _run_units(
+    suite: Suite,
+    feed: _PlanFeed,
+    run: _SuiteRun,
+    state: _Progress,
+    concurrency: int,
+    total_budget_s: float | None,
+    max_instances: int | None,
+    started: float,
+) -> SuiteResult:
+    # Requests start once the first units are planned; a small suite is planned whole before
+    # (so its progress total is final from the first call, as it always was).
+    await feed.ready(_START_UNITS)
+    items, results = feed.items, feed.results
+    if state.callback is not None:
+        state.callback(0, state.total)
 
     async def worker() -> None:
-        # Workers share one iterator: next() never yields to the loop, so no unit is taken twice.
-        # Each worker prepares its next prompt (tokenizer calls) while its current completion is
-        # in flight, so the server always has `concurrency` completions to work on.
-        index = next(units, None)
+        # Workers share one feed: taking a unit never yields to the loop, so no unit is taken
+        # twice and units go out in suite order. Each worker prepares its next prompt (tokenizer
+        # calls) while its current completion is in flight, so the server always has
+        # `concurrency` completions to work on; when planning is behind, it sends the current
+        # one first and waits for the next unit afterwards.
+        index = await feed.take()
         if index is None:
             return
-        preparing = asyncio.ensure_future(run.prepare(*work[index]))
+        preparing = asyncio.ensure_future(run.prepare(*items[index][:2]))
         try:
             while index is not None and not run.stopped:
                 prepared = await preparing
-                upcoming = next(units, None)
+                upcoming = feed.take_nowait()
                 if upcoming is not None:
-                    preparing = asyncio.ensure_future(run.prepare(*work[upcoming]))
-                plan, instance = work[index]
+                    preparing = asyncio.ensure_future(run.prepare(*items[upcoming][:2]))
+                plan, instance, perturbation = items[index]
                 result, kind = await run.finish(plan, instance, prepared)
-                result = _tagged(result, items[index][2])
+                result = _tagged(result, perturbation)
                 results[index] = result
                 state.record(result, kind)
+                if upcoming is None:
+                    upcoming = await feed.take()
+                    if upcoming is not None:
+                        preparing = asyncio.ensure_future(run.prepare(*items[upcoming][:2]))
                 index = upcoming
         except _Stopped:
             return
@@ -336,7 +521,8 @@ async def run_suite(
         finally:
             preparing.cancel()
 
-    tasks = [asyncio.create_task(worker()) for _ in range(min(concurrency, len(work)))]
+    workers = concurrency if not feed.done else min(concurrency, len(items))
+    tasks = [asyncio.create_task(worker()) for _ in range(workers)]
     try:
         if tasks:
             async with asyncio.timeout(total_budget_s):
@@ -345,6 +531,10 @@ async def run_suite(
                 exc = task.exception()
                 if exc is not None:
                     raise exc
+        # Planning may have finished after the last answer: the policy is decided on the total.
+        state.check()
+        if state.stop_error is not None:
+            raise state.stop_error
     except TimeoutError:
         raise EvaluationError(
             f"the evaluation exceeded its total budget of {total_budget_s:g}s after "

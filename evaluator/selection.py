@@ -15,10 +15,11 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Sequence
+from functools import lru_cache
 from itertools import cycle
 from typing import TypeVar
 
-from evaluator.core import Instance
+from evaluator.core import CORRECT_TAG, Instance
 
 T = TypeVar("T")
 
@@ -60,12 +61,19 @@ def numpy_legacy_choice_indices(population: int, k: int, seed: int) -> list[int]
     """Indices `np.random.RandomState(seed).choice(population, k, replace=False)` returns."""
     if not 0 <= k <= population:
         raise ValueError(f"cannot choose {k} of {population} without replacement")
+    return list(_choice_indices(population, k, seed))
+
+
+@lru_cache(maxsize=256)
+def _choice_indices(population: int, k: int, seed: int) -> tuple[int, ...]:
+    # A pure function of its arguments, and a shuffle of the whole population in Python: the run
+    # specs of one scenario at several shot counts draw the same indices, so they are kept.
     rng = _numpy_legacy_random(seed)
     order = list(range(population))
     for i in range(population - 1, 0, -1):
         j = _random_interval(rng, i)
         order[i], order[j] = order[j], order[i]
-    return order[:k]
+    return tuple(order[:k])
 
 
 def downsample_eval_instances(
@@ -88,17 +96,24 @@ def sample_examples(
     Labels (first correct reference's text) are ordered by how many train instances carry them,
     ties broken by a seeded shuffle; then one instance per label is drawn in turn until enough.
     """
-    rng = random.Random(seed)
     to_sample = min(len(train_instances), max_train_instances)
     if not sample_train:
         return list(train_instances[to_sample * seed : to_sample * (seed + 1)])
+    if to_sample == 0:
+        # Zero-shot: nothing is drawn, and the generator is private, so skipping the draw's
+        # bookkeeping over every train instance changes nothing.
+        return []
+    rng = random.Random(seed)
 
     unlabeled: list[Instance] = []
     by_label: dict[str, list[Instance]] = defaultdict(list)
     for instance in train_instances:
-        first = instance.first_correct_reference
-        if first:
-            by_label[first.output].append(instance)
+        # `first_correct_reference`, inlined: this loop runs over every train instance of every
+        # run spec (tens of thousands for some BIG-bench tasks).
+        for reference in instance.references:
+            if CORRECT_TAG in reference.tags:
+                by_label[reference.output].append(instance)
+                break
         else:
             unlabeled.append(instance)
 

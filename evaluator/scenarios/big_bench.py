@@ -29,7 +29,7 @@ from collections.abc import Mapping
 
 from evaluator.core import Instance
 from evaluator.data import DataSource
-from evaluator.scenarios.base import register_scenario, with_instance_ids
+from evaluator.scenarios.base import register_scenario
 from evaluator.scenarios.big_bench_hard import parse_big_bench_task
 from evaluator.scenarios.big_bench_tasks import BIG_BENCH_TASKS, BigBenchTask
 
@@ -65,4 +65,4 @@ class BigBenchScenario:
 
     def load(self, data: DataSource, pins: Mapping[str, str]) -> list[Instance]:
         path = big_bench_file(self.task, self.subtask)
-        return with_instance_ids(parse_big_bench_task(data.read_bytes(path, pins[path]), path))
+        return parse_big_bench_task(data.read_bytes(path, pins[path]), path, with_ids=True)

@@ -34,7 +34,7 @@ from evaluator.core import (
 )
 from evaluator.data import DataSource
 from evaluator.errors import ScenarioDataError
-from evaluator.scenarios.base import register_scenario, with_instance_ids
+from evaluator.scenarios.base import register_scenario
 
 # The BBH tasks the shared data set holds.
 BBH_TASKS: tuple[str, ...] = (
@@ -56,22 +56,45 @@ def big_bench_splits(total: int) -> tuple[int, int]:
     return total - 2 * num_test, num_test
 
 
-def _references(example: Mapping[str, Any]) -> tuple[Reference, ...]:
+def _references(
+    example: Mapping[str, Any], seen: dict[Any, tuple[Reference, ...]]
+) -> tuple[Reference, ...]:
     """HELM's BIGBenchScenario: from "target_scores" (in file order, correct: the highest score)
-    when present, else from "target" (a string or a list, every one correct)."""
+    when present, else from "target" (a string or a list, every one correct).
+
+    `seen` maps the raw targets to the references already built for them: most tasks repeat a
+    few option sets (vitaminc's "True"/"False"/"Neither" over 50,000 examples), and references
+    are frozen, so equal targets can share one tuple.
+    """
     if "target_scores" in example:
         scores: Mapping[str, float] = example["target_scores"]
-        best = max(scores.values())
-        return tuple(
-            Reference(str(t), (CORRECT_TAG,) if score == best else ())
-            for t, score in scores.items()
-        )
+        # Equal scores (1 and 1.0) make the same references: only comparisons with the best
+        # score matter, never the score's type.
+        key: Any = ("scores", *scores.items())
+        built = seen.get(key)
+        if built is None:
+            best = max(scores.values())
+            built = seen[key] = tuple(
+                Reference(str(t), (CORRECT_TAG,) if score == best else ())
+                for t, score in scores.items()
+            )
+        return built
     target = example["target"]
     targets = target if isinstance(target, list) else [target]
-    return tuple(Reference(str(t), (CORRECT_TAG,)) for t in targets)
+    if not all(isinstance(t, str) for t in targets):
+        # 1, 1.0 and True are equal keys but different texts: only strings are shared.
+        return tuple(Reference(str(t), (CORRECT_TAG,)) for t in targets)
+    key = ("target", *targets)
+    built = seen.get(key)
+    if built is None:
+        built = seen[key] = tuple(Reference(t, (CORRECT_TAG,)) for t in targets)
+    return built
 
 
-def parse_big_bench_task(data: bytes, source: str) -> list[Instance]:
+def parse_big_bench_task(data: bytes, source: str, *, with_ids: bool = False) -> list[Instance]:
+    """The task's examples as instances, in HELM's order and splits; `with_ids` numbers them as
+    `with_instance_ids` would (built with their ids directly: a copy per instance is not free
+    at 50,000 examples)."""
     try:
         examples: list[dict[str, Any]] = list(json.loads(data.decode("utf-8"))["examples"])
     except (ValueError, KeyError, TypeError) as exc:
@@ -80,6 +103,7 @@ def parse_big_bench_task(data: bytes, source: str) -> list[Instance]:
     # way produces the same permutation.
     random.Random(0).shuffle(examples)
     num_train, num_test = big_bench_splits(len(examples))
+    seen: dict[Any, tuple[Reference, ...]] = {}
     instances: list[Instance] = []
     for index, example in enumerate(examples):
         if index < num_train:
@@ -89,10 +113,10 @@ def parse_big_bench_task(data: bytes, source: str) -> list[Instance]:
         else:
             split = VALID_SPLIT
         try:
-            text, references = example["input"], _references(example)
+            text, references = example["input"], _references(example, seen)
         except (KeyError, TypeError) as exc:
             raise ScenarioDataError(f"{source} example {index}: {exc!r}") from None
-        instances.append(Instance(input=text, references=references, split=split))
+        instances.append(Instance(text, references, split, f"id{index}" if with_ids else ""))
     return instances
 
 
@@ -112,4 +136,4 @@ class BigBenchHardScenario:
 
     def load(self, data: DataSource, pins: Mapping[str, str]) -> list[Instance]:
         path = bbh_file(self.task)
-        return with_instance_ids(parse_big_bench_task(data.read_bytes(path, pins[path]), path))
+        return parse_big_bench_task(data.read_bytes(path, pins[path]), path, with_ids=True)

@@ -44,7 +44,7 @@ def _tamper(path: Path) -> None:
 
 def test_commands_are_exported_for_the_podium_command() -> None:
     assert eval_command.name == "eval" and suites_command.name == "suites"
-    assert set(cli.commands) == {"eval", "suites", "rank"}
+    assert set(cli.commands) == {"eval", "suites", "rank", "data"}
 
 
 def test_eval_prints_scores_and_writes_json(scenario_root: Path, tmp_path: Path) -> None:

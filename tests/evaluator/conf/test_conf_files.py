@@ -187,3 +187,8 @@ def test_podium_eval_conf_runs_a_conf(tmp_path: Path) -> None:
     saved = json.loads(out.read_text())
     assert set(saved["scores"]) == {"big_bench", "gsm"}
     assert len(saved["per_run_spec"]) == 5
+    # HELM's core_scenarios columns, the names the organizers ranked on.
+    assert saved["helm_columns"] == {
+        "BIG-bench - EM": saved["scores"]["big_bench"],
+        "GSM8K - EM": saved["scores"]["gsm"],
+    }
