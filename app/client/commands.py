@@ -32,10 +32,12 @@ from app.client.errors import ApiError, ClientError, Unreachable
 from app.client.pack import pack_context, pack_weights_dir
 from app.client.render import (
     TERMINAL_STATUSES,
+    board_choice,
     console,
     leaderboard_table,
     progress_text,
     show_outcome,
+    skipped_statuses,
 )
 from app.client.upload import UploadHooks, UploadResult, sha256_file, upload_file
 
@@ -103,7 +105,8 @@ def follow_submission(
 ) -> dict[str, Any]:
     """Poll the submission until its status is terminal, showing each change; returns it."""
     err = console(stderr=True)
-    last = None
+    last: str | None = None
+    last_status: str | None = None
     failures = 0
     started = time.monotonic()
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
@@ -131,11 +134,15 @@ def follow_submission(
                 sleep(min(60.0, poll_interval * failures))
                 continue
             status = str(submission.get("status"))
-            if status != last:
-                stamp = datetime.now().strftime("%H:%M:%S")
-                bar.console.print(f"{stamp} {status}")
-                last = status
             progress = submission.get("progress") or {}
+            # One line per phase (and per step within one, until requests are counted).
+            phase = status if progress.get("total") else progress_text(submission)
+            if phase != last:
+                stamp = datetime.now().strftime("%H:%M:%S")
+                for passed in skipped_statuses(last_status, status):
+                    bar.console.print(f"{stamp} {passed} (over between two looks)")
+                bar.console.print(f"{stamp} {phase}", markup=False, highlight=False)
+                last, last_status = phase, status
             bar.update(
                 task,
                 description=progress_text(submission),
@@ -175,7 +182,7 @@ def _logs_if_failed(api: PodiumApi, submission: dict[str, Any]) -> dict[str, Any
     "--dockerfile", default="Dockerfile", show_default=True, help="Path inside DIRECTORY."
 )
 @click.option("--follow/--no-follow", default=True, help="Wait for the result (default).")
-@click.option("--poll-interval", type=float, default=5.0, show_default=True, help="Seconds.")
+@click.option("--poll-interval", type=float, default=2.0, show_default=True, help="Seconds.")
 @click.option("--chunk-size", type=int, default=None, hidden=True)
 def submit(
     directory: Path,
@@ -240,11 +247,25 @@ def submit(
 @click.command()
 @click.argument("submission_id")
 @_server_options
-def status(submission_id: str, server: str | None, token: str | None) -> None:
+@click.option(
+    "--follow/--no-follow",
+    default=False,
+    help="Wait for the result, showing the build and run phases as they happen.",
+)
+@click.option("--poll-interval", type=float, default=2.0, show_default=True, help="Seconds.")
+def status(
+    submission_id: str, server: str | None, token: str | None, follow: bool, poll_interval: float
+) -> None:
     """Show a submission's status, and its scores or why it failed."""
     out = console()
     with PodiumApi(resolve(server, token)) as api:
-        submission = api.get_submission(submission_id)
+        if follow:
+            try:
+                submission = follow_submission(api, submission_id, poll_interval)
+            except KeyboardInterrupt:
+                raise SystemExit(130) from None
+        else:
+            submission = api.get_submission(submission_id)
         code = show_outcome(out, submission, _logs_if_failed(api, submission))
     raise SystemExit(code)
 
@@ -269,6 +290,9 @@ def leaderboard(
     params = {key: str(value) for key, value in choices if value}
     with PodiumApi(resolve(server, token), need_token=False) as api:
         board = api.leaderboard(params)
+    note = board_choice(board)
+    if note:
+        out.print(note, markup=False, highlight=False)
     if not board.get("entries"):
         out.print("no scored submissions on this leaderboard yet")
         return

@@ -184,8 +184,8 @@ def resolve_target(
         competition = competitions[0]
     else:
         raise BadRequest(
-            "name the competition with the `competition` field; one of: "
-            + ", ".join(c.slug for c in competitions)
+            "name the competition (`podium submit --competition C`, or the `competition` form "
+            "field); one of: " + ", ".join(c.slug for c in competitions)
         )
     tracks = list(TrackRepository(session).for_competition(competition.id))
     if track_slug:
@@ -199,8 +199,8 @@ def resolve_target(
         track = tracks[0]
     else:
         raise BadRequest(
-            f"name the track with the `track` field; {competition.slug!r} has: "
-            + ", ".join(t.slug for t in tracks)
+            f"name the track (`podium submit --track T`, or the `track` form field); "
+            f"{competition.slug!r} has: " + ", ".join(t.slug for t in tracks)
         )
     phases = list(PhaseRepository(session).for_competition(competition.id))
     if phase_slug:

@@ -15,7 +15,10 @@ class LeaderboardEntry(BaseModel):
 
 
 class Leaderboard(BaseModel):
-    competition: str | None
+    competition: str | None = Field(
+        description="Competition slug; `default` is the board of submissions made outside any "
+        "competition"
+    )
     track: str | None
     phase: str | None = Field(description="Phase slug, `overall` (weighted over phases) or None")
     mode: str
@@ -23,6 +26,19 @@ class Leaderboard(BaseModel):
     scenarios: list[str]
     tracks: list[str] = []
     phases: list[str] = []
+    competitions: list[str] = Field(
+        [],
+        description="Every board to choose from with `competition=`: the competitions, and "
+        "`default` while it holds scored submissions (or no competition exists)",
+    )
+    picked: list[str] = Field(
+        [],
+        description="Which of competition, track, phase the server picked because the request "
+        "left them out",
+    )
+    note: str | None = Field(
+        None, description="In words: which board was picked for you, and the others"
+    )
     total: int = Field(description="Ranked entries in all pages")
     page: int
     per_page: int

@@ -6,6 +6,7 @@ ranking happens here, the entries come from `app.leaderboard.service.leaderboard
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from app.leaderboard.schemas import Leaderboard
@@ -24,6 +25,12 @@ GROUP_PADDING = 32
 LEGEND_WIDTH = 190
 LEGEND_ROW = 20
 LEGEND_LABEL_CHARS = 24
+SCENARIO_LABEL_CHARS = 20
+CHAR_WIDTH = 7.0
+"""A generous width of one 12 px character of the page's sans-serif font, to tell whether the
+scenario names fit side by side under their groups."""
+LABEL_ANGLE = 35.0
+"""Degrees the scenario names are turned when they would not fit side by side."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,8 @@ class Group:
     scenario: str
     label_x: float
     bars: list[Bar]
+    label: str
+    """The scenario's name, shortened to SCENARIO_LABEL_CHARS (the full name is its title)."""
 
 
 @dataclass(frozen=True)
@@ -68,14 +77,17 @@ class BarChart:
     plot_bottom: float
     bar_width: float
     legend_x: float
+    label_y: float
+    label_angle: float
+    """0: the scenario names sit side by side; else they are turned this many degrees."""
     groups: list[Group]
     legend: list[LegendItem]
     ticks: list[Tick]
     description: str
 
 
-def _short(name: str) -> str:
-    return name if len(name) <= LEGEND_LABEL_CHARS else name[: LEGEND_LABEL_CHARS - 1] + "…"
+def _short(name: str, chars: int = LEGEND_LABEL_CHARS) -> str:
+    return name if len(name) <= chars else name[: chars - 1] + "…"
 
 
 def bar_chart(board: Leaderboard, top: int = TOP) -> BarChart | None:
@@ -110,7 +122,13 @@ def bar_chart(board: Leaderboard, top: int = TOP) -> BarChart | None:
                     color=colors[entry.team],
                 )
             )
-        groups.append(Group(scenario, left + (group_width - GROUP_PADDING) / 2, bars))
+        label = _short(scenario, SCENARIO_LABEL_CHARS)
+        groups.append(Group(scenario, left + (group_width - GROUP_PADDING) / 2, bars, label))
+
+    # Names wider than their group would run into each other: turn them all, and make room.
+    widest = max(len(g.label) for g in groups) * CHAR_WIDTH
+    angle = 0.0 if widest <= group_width - 8 else LABEL_ANGLE
+    drop = math.sin(math.radians(angle)) * widest if angle else 0.0
 
     legend = [
         LegendItem(e.team, _short(e.team), colors[e.team], plot_top + i * LEGEND_ROW)
@@ -123,13 +141,15 @@ def bar_chart(board: Leaderboard, top: int = TOP) -> BarChart | None:
     )
     return BarChart(
         width=plot_right + 16 + LEGEND_WIDTH,
-        height=max(plot_bottom + BOTTOM_MARGIN, plot_top + len(entries) * LEGEND_ROW),
+        height=max(plot_bottom + BOTTOM_MARGIN + drop, plot_top + len(entries) * LEGEND_ROW),
         plot_left=LEFT_MARGIN,
         plot_right=plot_right,
         plot_top=plot_top,
         plot_bottom=plot_bottom,
         bar_width=BAR_WIDTH,
         legend_x=plot_right + 16,
+        label_y=plot_bottom + (14 if angle else 18),
+        label_angle=angle,
         groups=groups,
         legend=legend,
         ticks=ticks,

@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from app.auth.service import Principal
 from app.competitions import service as competition_service
-from app.competitions.repository import CompetitionRepository
 from app.competitions.schemas import CompetitionRead
 from app.leaderboard import service as leaderboard_service
 from app.leaderboard.schemas import Leaderboard
@@ -48,7 +47,7 @@ EFFICIENCY_LABELS = {
     "cached": "answers restored from the cache",
     "latency_p50_s": "latency p50 (s)",
     "latency_p95_s": "latency p95 (s)",
-    "total_inference_s": "total inference time (s)",
+    "total_inference_s": "inference time summed over requests in flight (s)",
     "generated_tokens": "generated tokens (estimated from the text)",
     "generated_tokens_per_s": "generated tokens / s (estimated from the text)",
     "token_count_method": "how tokens are counted",
@@ -90,11 +89,6 @@ def competitions(session: Session, principal: Principal | None = None) -> list[C
     return competition_service.list_competitions(
         session, show_hidden=_shows_hidden(principal)
     ).items
-
-
-def needs_competition_choice(session: Session, competition: str | None) -> bool:
-    """True when no competition is named and there are several to choose from."""
-    return competition is None and len(CompetitionRepository(session).all_by_slug()) > 1
 
 
 def board_href(path: str, **params: str | int | None) -> str:
@@ -146,7 +140,7 @@ def leaderboard_page(
         )
     comp = (
         competition_service.competition_by_slug(session, board.competition, show_hidden=show_hidden)
-        if board.competition
+        if board.competition and board.competition != leaderboard_service.DEFAULT_BOARD
         else None
     )
     titles = {t.slug: t.title or t.slug for t in comp.tracks} if comp else {}

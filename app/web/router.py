@@ -29,7 +29,11 @@ from app.web.render import HERE, SECURITY_HEADERS, error_page, render
 
 router = APIRouter(include_in_schema=False, tags=["web"])
 
-STATIC = {"podium.css": "text/css", "podium.js": "text/javascript"}
+STATIC = {
+    "podium.css": "text/css",
+    "podium.js": "text/javascript",
+    "favicon.svg": "image/svg+xml",
+}
 BAD_TOKEN = (
     "That token was not accepted: it is unknown or has been revoked. Paste the whole token "
     "(it starts with pdm_) that your organizer gave you."
@@ -59,9 +63,8 @@ def leaderboard(
     page: int = Query(1, ge=1),
     per_page: int = Query(50, ge=1, le=500),
 ) -> Response:
-    """Public. Organizers also see the hidden scenarios."""
-    if pages.needs_competition_choice(session, competition):
-        return RedirectResponse("/", status_code=303)
+    """Public. Organizers also see the hidden scenarios. Naming nothing shows the board the
+    service picks (the competition most recently opened), with the others to switch to."""
     try:
         view = pages.leaderboard_page(
             session,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
@@ -89,17 +90,44 @@ def test_unknown_names_render_a_404_page(client: TestClient, world: World) -> No
     assert resp.headers["content-type"].startswith("text/html")
 
 
-def test_several_competitions_without_a_name_go_to_the_list(
+def test_several_competitions_without_a_name_show_the_latest_opened_with_a_switch(
     client: TestClient, settings: Settings, world: World
 ) -> None:
+    # "other" opened a year ago (the world's phases opened days ago): "comp" is shown.
+    opened = (utcnow() - timedelta(days=365)).isoformat()
     config = CompetitionConfig.model_validate(
-        {"slug": "other", "tracks": [{"slug": "main"}], "phases": [{"slug": "p", "suite": "smoke"}]}
+        {
+            "slug": "other",
+            "tracks": [{"slug": "main"}],
+            "phases": [{"slug": "p", "suite": "smoke", "opens_at": opened}],
+        }
     )
     with session_scope(settings.database_url) as session:
         apply_competition(session, config)
     resp = client.get("/leaderboard", follow_redirects=False)
-    assert resp.status_code == 303 and resp.headers["location"] == "/"
-    assert _teams(client.get("/leaderboard", params={"competition": "comp"}).text)[0] == "alpha"
+    assert resp.status_code == 200
+    assert _teams(resp.text)[0] == "alpha"
+    switch = re.search(r'<nav class="switch" aria-label="Competition">(.*?)</nav>', resp.text, re.S)
+    assert switch is not None
+    assert re.findall(r'href="/leaderboard\?competition=([^"]+)"', switch.group(1)) == [
+        "comp",
+        "other",
+    ]
+    assert 'aria-current="page" class="current">comp<' in switch.group(1)
+    assert _teams(client.get("/leaderboard", params={"competition": "other"}).text) == []
+
+
+def test_submissions_outside_any_competition_have_their_own_board(
+    client: TestClient, settings: Settings, world: World
+) -> None:
+    scored(settings, "pioneer", {"mmlu": 0.3}, phase=None, track=None)
+    html = client.get("/leaderboard").text
+    assert 'href="/leaderboard?competition=default"' in html
+    board = client.get("/leaderboard", params={"competition": "default"})
+    assert board.status_code == 200 and _teams(board.text) == ["pioneer"]
+    assert 'id="default-board"' in board.text
+    assert "<title>Leaderboard · Podium</title>" in board.text
+    assert "Leaderboard leaderboard" not in board.text
 
 
 def test_exports_are_the_whole_board_as_the_viewer_sees_it(
