@@ -206,17 +206,9 @@ def running_stack(
         logs = data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         api = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "app.main:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
+            # As docker-compose serves it: `podium serve` (migrations, then the API with the
+            # request-head deadline).
+            [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
             env=env,
             cwd=REPO,
             stdout=(logs / "api.log").open("wb"),

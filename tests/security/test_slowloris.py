@@ -1,15 +1,11 @@
 """Slowloris against the API: many connections that send their request headers a byte at a time.
 
-The API runs under uvicorn in its own process, started the way docker-compose starts it
-(`uvicorn app.main:create_app --factory`). Fifty connections trickle header bytes; meanwhile
-`/healthz` on a fresh connection must answer within two seconds each time, and the server's
-memory must stay flat: the event loop serves other clients while the slow ones wait.
-
-NOT contained today (see the second test, a strict xfail): uvicorn 0.54 with h11 has no timeout
-on reading a request's headers. `timeout_keep_alive` only starts after a response, so a
-connection that never finishes its headers is held for ever. Enough of them (about the
-process's open-file limit, 1024 by default) and the server accepts no one. The strict xfail
-turns into a failure the day the connections do get closed, so that the marker is removed.
+The API runs in its own process, started the way docker-compose starts it (`podium serve`).
+Fifty connections trickle header bytes; meanwhile `/healthz` on a fresh connection must answer
+within two seconds each time, and the server's memory must stay flat: the event loop serves
+other clients while the slow ones wait. uvicorn (h11) alone never times out a request head;
+app/kit/http.py closes a connection whose head is not complete within PODIUM_HEADER_TIMEOUT_S,
+counted from when it opens and again from each response on a keep-alive connection.
 """
 
 from __future__ import annotations
@@ -30,7 +26,7 @@ from app.kit.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parents[2]
 SLOW_CONNECTIONS = 50
-KEEP_ALIVE_S = 2
+HEADER_TIMEOUT_S = 2
 
 
 @dataclass(frozen=True)
@@ -59,25 +55,20 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     root = tmp_path_factory.mktemp("slowloris")
     url = f"sqlite:///{root / 'podium.db'}"
     upgrade(url)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    port = sock.getsockname()[1]
+    port = free_port()
     env = {
         **os.environ,
         "PODIUM_ENVIRONMENT": "test",
         "PODIUM_DATA_DIR": str(root / "data"),
         "PODIUM_DATABASE_URL": url,
         "PODIUM_BROKER_URL": "memory://",
+        "PODIUM_HEADER_TIMEOUT_S": str(HEADER_TIMEOUT_S),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory"]
-        + ["--fd", str(sock.fileno()), "--log-level", "warning", "--no-access-log"]
-        + ["--timeout-keep-alive", str(KEEP_ALIVE_S)],
+        [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT,
         env=env,
-        pass_fds=[sock.fileno()],
+        stdout=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 30
@@ -98,7 +89,12 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        sock.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _slow_connections(api: Api) -> list[socket.socket]:
@@ -119,7 +115,7 @@ def _trickle(conns: list[socket.socket], seconds: float, api: Api) -> list[float
             try:
                 conn.sendall(b"X")
             except OSError:
-                pass  # closed by the server: what the xfail test wants
+                pass  # closed by the server, once past the head timeout
         answers.append(api.healthz_seconds())
         time.sleep(0.2)
     return answers
@@ -129,8 +125,11 @@ def test_slow_header_connections_do_not_starve_other_clients(api: Api) -> None:
     rss_before = api.rss_bytes()
     conns = _slow_connections(api)
     try:
-        answers = _trickle(conns, 4.0, api)
+        deadline = time.monotonic() + 1.0
+        while api.open_fds() < SLOW_CONNECTIONS and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert api.open_fds() >= SLOW_CONNECTIONS, "the slow connections never reached the API"
+        answers = _trickle(conns, 4.0, api)
         assert max(answers) < 2.0, f"/healthz took {max(answers):.1f} s under slowloris"
         assert api.rss_bytes() - rss_before < 50 * 1024 * 1024
     finally:
@@ -148,17 +147,43 @@ def _closed_by_server(conn: socket.socket) -> bool:
         return True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="uvicorn has no request-header timeout: a connection that never finishes its "
-    "headers is held for ever (issue 7, slowloris; fix proposed in the security notes)",
-)
 def test_slow_header_connections_are_closed_after_the_timeout(api: Api) -> None:
     conns = _slow_connections(api)
     try:
-        _trickle(conns, KEEP_ALIVE_S + 3.0, api)
+        _trickle(conns, HEADER_TIMEOUT_S + 3.0, api)
         still_open = sum(not _closed_by_server(conn) for conn in conns)
         assert still_open == 0, f"{still_open} of {SLOW_CONNECTIONS} slow connections still open"
     finally:
         for conn in conns:
             conn.close()
+
+
+def _read_response(conn: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += conn.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += conn.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+def test_a_slow_second_request_on_a_keep_alive_connection_is_closed(api: Api) -> None:
+    """The deadline starts again after each response: a client cannot finish one request
+    quickly and then trickle the next one's head (uvicorn's keep-alive timer stops at its
+    first byte)."""
+    conn = socket.create_connection(("127.0.0.1", api.port), timeout=5)
+    try:
+        conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: podium\r\n\r\n")
+        first = _read_response(conn)
+        assert first.startswith(b"HTTP/1.1 200"), first
+        conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: podium\r\n")
+        _trickle([conn], HEADER_TIMEOUT_S + 3.0, api)
+        assert _closed_by_server(conn), "the keep-alive connection's slow second head was held"
+    finally:
+        conn.close()

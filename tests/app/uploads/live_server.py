@@ -12,6 +12,7 @@ from contextlib import contextmanager
 import uvicorn
 
 from app.config import Settings
+from app.kit.http import header_timeout_protocol
 from app.main import create_app
 from app.queue import TaskQueue
 
@@ -23,7 +24,13 @@ def live_server(settings: Settings, queue: TaskQueue) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(settings, queue), log_level="warning", lifespan="off")
+    # The protocol `podium serve` and `podium up` use, so tests see the request-head timeout.
+    config = uvicorn.Config(
+        create_app(settings, queue),
+        log_level="warning",
+        lifespan="off",
+        http=header_timeout_protocol(settings.header_timeout_s),
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
