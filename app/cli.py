@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import subprocess
@@ -11,12 +12,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from app.admin.cli import admin
-from app.client.commands import TEAM_COMMANDS
 from app.config import Settings, get_settings
 
 if TYPE_CHECKING:
     from docker import DockerClient
+    from fastapi import FastAPI
 
 
 def _configure(data_dir: Path | None) -> None:
@@ -27,7 +27,30 @@ def _configure(data_dir: Path | None) -> None:
     get_settings.cache_clear()
 
 
-@click.group()
+class _Commands(click.Group):
+    """Commands whose modules are imported only when they run (or help lists them): `admin`
+    pulls in SQLAlchemy and the ORM models, the team commands httpx, over half a second that
+    `podium eval` (timed from process start in bench/helm_vs_podium.py) does not need."""
+
+    LAZY = {
+        "admin": "app.admin.cli",  # calls the admin API of a running server
+        # HTTP clients of the API (app/client/commands.py TEAM_COMMANDS)
+        "submit": "app.client.commands",
+        "status": "app.client.commands",
+        "leaderboard": "app.client.commands",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.LAZY})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.LAZY and cmd_name not in self.commands:
+            module = importlib.import_module(self.LAZY[cmd_name])
+            self.add_command(getattr(module, cmd_name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_Commands)
 @click.option(
     "--data-dir",
     type=click.Path(path_type=Path, file_okay=False),
@@ -37,10 +60,6 @@ def _configure(data_dir: Path | None) -> None:
 def main(data_dir: Path | None) -> None:
     """Podium: evaluation service for LLM efficiency competitions."""
     _configure(data_dir)
-
-
-for _team_command in TEAM_COMMANDS:  # submit, status, leaderboard: HTTP clients of the API
-    main.add_command(_team_command)
 
 
 @main.command()
@@ -64,35 +83,31 @@ def up(host: str, port: int, worker: bool, data_dir: Path | None) -> None:
     """Start the API and one worker on embedded defaults (SQLite, filesystem queue)."""
     if data_dir is not None:
         _configure(data_dir)
-    import uvicorn
-
     from app.auth.models import Role
     from app.auth.service import create_token, has_admin_token
     from app.kit.db import session_scope
     from app.main import create_app
 
     settings = _ready_settings()
+    if worker:  # before the admin token is made, so a refused start does not swallow it
+        _check_oci_runtime(settings)
+        _check_scenario_data(settings, "podium up")
     with session_scope(settings.database_url) as session:
         admin_token = (
             None
             if has_admin_token(session)
             else create_token(session, Role.admin, label="first start")
         )
-    if settings.scenario_data is None:
-        source = settings.scenario_mirror or "their upstream repositories"
-        click.secho(
-            "note: PODIUM_SCENARIO_DATA is not set; scenario files will be downloaded from "
-            f"{source} (each checked against its sha256 pin)",
-            fg="yellow",
-            err=True,
-        )
     worker_proc = _spawn_worker(["build", "evaluate"], settings.gpu_ids, 2) if worker else None
     click.echo(f"Podium is up: http://{host}:{port}  (data in {settings.data_dir})")
+    activate = Path(sys.prefix) / "bin" / "activate"
+    if sys.prefix != sys.base_prefix and activate.is_file():
+        click.echo(f"podium and python in another shell: source {activate}")
     if admin_token:
         click.echo("Admin token (shown once, keep it):")
         click.echo(admin_token)
     try:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        _serve(create_app(settings), host, port, settings)
     finally:
         if worker_proc is not None:
             worker_proc.send_signal(signal.SIGTERM)
@@ -100,6 +115,57 @@ def up(host: str, port: int, worker: bool, data_dir: Path | None) -> None:
                 worker_proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 worker_proc.kill()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Serve the API alone, for a deployment with separate workers (docker-compose.yml).
+
+    Use it rather than the bare `uvicorn` command: it adds the request-head timeout
+    (PODIUM_HEADER_TIMEOUT_S) that keeps slow clients from holding every connection.
+    """
+    from app.main import create_app
+
+    settings = _ready_settings()
+    _serve(create_app(settings), host, port, settings)
+
+
+def _serve(app: FastAPI, host: str, port: int, settings: Settings) -> None:
+    import uvicorn
+
+    from app.kit.http import header_timeout_protocol
+
+    protocol = header_timeout_protocol(settings.header_timeout_s)
+    uvicorn.run(app, host=host, port=port, log_level="info", http=protocol)
+
+
+def _check_scenario_data(settings: Settings, command: str) -> None:
+    """Refuse to start a worker whose evaluations would fail on missing scenario files
+    (app/scenario_data.py); say where the files will come from otherwise."""
+    from app.scenario_data import check_scenario_data, refusal, suites_in_use
+
+    suites, notes = suites_in_use(settings)
+    report = check_scenario_data(settings, suites)
+    for note in [*notes, *report.notes]:
+        click.secho(f"note: {note}", fg="yellow", err=True)
+    if not report.ok:
+        click.secho(refusal(report, command, settings), fg="red", err=True)
+        raise SystemExit(2)
+
+
+def _check_oci_runtime(settings: Settings) -> None:
+    """Refuse to start a worker that would run submissions on an OCI runtime the engine lacks:
+    every evaluation would fail, each with the same engine error."""
+    if not settings.oci_runtime:
+        return
+    from workers.sandbox.docker_runtime import missing_oci_runtime
+
+    problem = missing_oci_runtime(settings.oci_runtime)
+    if problem is not None:
+        click.secho(f"error: {problem}", fg="red", err=True)
+        raise SystemExit(2)
 
 
 def _worker_argv(queues: list[str], concurrency: int, pool: str, beat: bool = False) -> list[str]:
@@ -180,11 +246,12 @@ def worker(queues: str, gpus: str, concurrency: int | None, pool: str, beat: boo
     gpu_list = [g.strip() for g in gpus.split(",") if g.strip()]
     if concurrency is None:
         concurrency = max(len(gpu_list), 1) + (1 if "build" in queue_list else 0)
+    if "evaluate" in queue_list:  # builds never use the OCI runtime
+        _check_oci_runtime(get_settings())
+    if "evaluate" in queue_list:  # build-only workers read no scenario data
+        _check_scenario_data(get_settings(), "podium worker")
     os.environ["PODIUM_GPUS"] = ",".join(gpu_list)
     os.execv(sys.executable, _worker_argv(queue_list, concurrency, pool, beat=beat))
-
-
-main.add_command(admin)  # app/admin/cli.py: calls the admin API of a running server
 
 
 @main.command("base-images")
@@ -282,11 +349,12 @@ def _redact(url: str) -> str:
 
 
 def _mount_evaluator_commands() -> None:
-    from evaluator.cli import eval_command, rank_command, suites_command
+    from evaluator.cli import data_command, eval_command, rank_command, suites_command
 
     main.add_command(eval_command, "eval")
     main.add_command(suites_command, "suites")
     main.add_command(rank_command, "rank")
+    main.add_command(data_command, "data")
 
 
 _mount_evaluator_commands()

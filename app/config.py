@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     max_request_body_bytes: int = Field(256 * 1024, gt=0)
     """Largest body of any request but the streamed uploads (multipart submissions, upload
     chunks): JSON and forms. Larger ones get 413 before they are read (app/kit/body_limit.py)."""
+    header_timeout_s: float = Field(10.0, gt=0)
+    """Seconds a client has to send a request's full head (request line and headers), from
+    when its connection opens or its previous response ends; then the connection is closed
+    (slowloris, app/kit/http.py)."""
 
     # Sandbox
     build_network: Literal["none", "default"] = "none"
@@ -85,6 +89,14 @@ class Settings(BaseSettings):
     """When set, every webhook call carries `X-Podium-Signature: sha256=<HMAC-SHA256 of the
     body with this secret>`, so a receiver can check it came from this Podium."""
 
+    # Operations
+    log_format: Literal["text", "json"] = "text"
+    """`json`: one JSON object per log line (time, level, logger, message, submission_id and
+    evaluation_id while handling one), for a log collector; see app/logging.py."""
+    metrics_token: str = ""
+    """A bearer token that opens `/metrics` and nothing else, for Prometheus' scrape config;
+    organizer and admin tokens open it too. Empty: only those."""
+
     # Worker
     artifacts_url: str = ""
     """The API's base URL, for workers on hosts that do not share its data directory: they
@@ -99,12 +111,21 @@ class Settings(BaseSettings):
     reap_every_s: float = Field(60.0, gt=0)
     """How often the reaper looks for lost work (Celery beat)."""
     max_attempts: int = Field(3, ge=1)
-    """Times an evaluation is started before a dying worker fails it for good."""
+    """Times a build or an evaluation is started before a dying worker fails it for good."""
+    lost_after_s: float = Field(60.0, gt=0)
+    """Work `queued` this long with no task known for it (none in the broker, none held by a
+    worker) lost its task, e.g. to a broker restart without persistence: it is sent again."""
+    stale_after_beats: int = Field(4, ge=2)
+    """Missed heartbeats after which a build or evaluation counts as lost with its worker."""
+    task_retry_max: int = Field(10, ge=0)
+    """Times a task is retried, with backoff, after a database, broker or engine outage."""
+    task_retry_backoff_max_s: int = Field(60, ge=1)
+    """Longest wait between two of those retries."""
 
     @property
     def stale_after_s(self) -> float:
-        """A running evaluation whose heartbeat is older than this has lost its worker."""
-        return self.heartbeat_s * 4
+        """A build or evaluation whose heartbeat is older than this has lost its worker."""
+        return self.heartbeat_s * self.stale_after_beats
 
     @field_validator("default_base_images", mode="before")
     @classmethod

@@ -7,7 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from sqlalchemy import exc as sa_exc
 
 from app.admin.router import router as admin_router
 from app.artifacts.router import router as artifacts_router
@@ -15,11 +15,16 @@ from app.audit.router import router as audit_router
 from app.auth.service import authenticate
 from app.competitions.router import router as competitions_router
 from app.config import Settings, get_settings
+from app.health import DatabaseUnavailableMiddleware, database_unavailable
+from app.health import router as health_router
 from app.kit.body_limit import BodyLimitMiddleware, TokenCheck
 from app.kit.db import session_scope
 from app.kit.errors import PodiumError
 from app.kit.validation import validation_error
 from app.leaderboard.router import router as leaderboard_router
+from app.logging import configure_api_logging
+from app.metrics import LatencyMiddleware, metrics_registry
+from app.metrics import router as metrics_router
 from app.queue import CeleryQueue, TaskQueue
 from app.submissions.router import STREAMED_BODY as SUBMISSION_UPLOAD
 from app.submissions.router import router as submissions_router
@@ -29,13 +34,10 @@ from app.uploads.router import STREAMED_BODY as UPLOAD_CHUNK
 from app.uploads.router import router as uploads_router
 from app.uploads.service import reclaim_abandoned
 from app.web.admin_pages import router as admin_pages_router
+from app.web.ops_pages import router as ops_pages_router
 from app.web.router import router as web_router
 
 log = logging.getLogger(__name__)
-
-
-class Health(BaseModel):
-    status: str
 
 
 def _token_checker(settings: Settings) -> TokenCheck:
@@ -51,6 +53,7 @@ def create_app(settings: Settings | None = None, queue: TaskQueue | None = None)
     tune_for_streaming()  # large uploads stream through this process; see app/uploads/allocator.py
     app = FastAPI(title="Podium", version="0.1.0")
     app.state.settings = settings
+    configure_api_logging(app, settings.log_format)  # PODIUM_LOG_FORMAT=json: app/logging.py
     app.state.queue = queue or CeleryQueue(settings)
     reclaim_abandoned(settings)  # staging of killed uploads, expired uploads: app/uploads/
     # No body is read before the caller's token is checked, and none beyond a small cap but
@@ -61,8 +64,14 @@ def create_app(settings: Settings | None = None, queue: TaskQueue | None = None)
         token_known=_token_checker(settings),
         streaming=(SUBMISSION_UPLOAD, UPLOAD_CHUNK),
     )
+    app.state.metrics_registry, latency = metrics_registry(settings)
+    app.add_middleware(LatencyMiddleware, histogram=latency)
+    # Outermost: a database outage met before routing (the token check above) is a 503 too.
+    app.add_middleware(DatabaseUnavailableMiddleware)
 
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(sa_exc.DBAPIError, database_unavailable)  # 503 + Retry-After
+    app.add_exception_handler(sa_exc.TimeoutError, database_unavailable)
 
     @app.exception_handler(PodiumError)
     async def _podium_error(_: Request, exc: PodiumError) -> JSONResponse:
@@ -76,10 +85,8 @@ def create_app(settings: Settings | None = None, queue: TaskQueue | None = None)
             raise exc
         return JSONResponse(status_code=507, content={"detail": disk_full_message("this request")})
 
-    @app.get("/healthz", response_model=Health, tags=["health"])
-    def healthz() -> Health:
-        return Health(status="ok")
-
+    app.include_router(health_router)  # /healthz (liveness), /healthz/ready (readiness)
+    app.include_router(metrics_router)
     app.include_router(submissions_router)
     app.include_router(leaderboard_router)
     app.include_router(uploads_router)
@@ -89,4 +96,5 @@ def create_app(settings: Settings | None = None, queue: TaskQueue | None = None)
     app.include_router(artifacts_router)
     app.include_router(web_router)
     app.include_router(admin_pages_router)
+    app.include_router(ops_pages_router)
     return app

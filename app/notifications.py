@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 
 from app.auth.models import Team
 from app.competitions.models import Competition, Phase, Track
+from app.evaluations import counting
 from app.queue import NOTIFY_TASK, TaskQueue, enqueue_after_commit
 from app.submissions.lifecycle import TERMINAL
 from app.submissions.models import Submission
-from app.submissions.repository import EvaluationRepository
 
 
 def payload(session: Session, submission: Submission) -> dict[str, Any]:
@@ -21,7 +21,7 @@ def payload(session: Session, submission: Submission) -> dict[str, Any]:
     phase = session.get(Phase, submission.phase_id) if submission.phase_id else None
     track = session.get(Track, submission.track_id) if submission.track_id else None
     competition = session.get(Competition, phase.competition_id) if phase else None
-    evaluation = EvaluationRepository(session).latest_for(submission.id)
+    evaluation = counting.current(session, submission.id)
     return {
         "event": "submission.finished",
         "submission_id": submission.id,

@@ -2,15 +2,19 @@
 
 Each flow takes an id, reloads its rows, and is idempotent: a redelivered task (worker killed,
 broker redelivery) either finds the work already done and returns, or redoes it safely; status
-changes all go through `app.submissions.lifecycle.transition`, which refuses going backwards.
+changes all go through `app.evaluations` (claim, heartbeat, finish, fail, requeue), which
+owns the Evaluation's rules; these flows only orchestrate the build, the container and the run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
+import socket
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,16 +23,20 @@ import evaluator
 from app.competitions.models import Phase
 from app.competitions.service import sandbox_overrides, suite_for
 from app.config import Settings
-from app.kit.db import session_scope, utcnow
-from app.notifications import notify_if_finished
-from app.queue import EVALUATE_TASK, enqueue_after_commit
+from app.evaluations import builds
+from app.evaluations import service as evaluations
+from app.evaluations.failures import EvaluationFailed, failure_reason
+from app.kit.db import session_scope
 from app.scenario_data import scenario_source
-from app.submissions.dockerfile_policy import DockerfileRefused, build_policy, check_context
-from app.submissions.lifecycle import TERMINAL, transition
+from app.submissions.dockerfile_policy import (
+    BuildPolicy,
+    DockerfileRefused,
+    build_policy,
+    check_context,
+)
 from app.submissions.models import (
     FRESH_RERUN,
     Evaluation,
-    EvaluationStatus,
     FailureReason,
     Submission,
     SubmissionStatus,
@@ -36,7 +44,7 @@ from app.submissions.models import (
 from app.submissions.response_cache import DbResponseCache, cache_scope
 from workers.artifacts import ArtifactUnavailable, ensure_context, ensure_weights
 from workers.context import WorkerContext
-from workers.heartbeat import Heartbeat
+from workers.heartbeat import Heartbeat, Ticker
 from workers.sandbox.faults import HostSetupError, ImageDefect
 from workers.sandbox.runtime import (
     BuildSpec,
@@ -45,19 +53,21 @@ from workers.sandbox.runtime import (
     ImageNotFound,
     SandboxError,
 )
+from workers.transient import is_transient
 
 log = logging.getLogger(__name__)
 
 S = SubmissionStatus
 
+__all__ = ["EvaluationFailed", "build_submission", "evaluate"]
 
-class EvaluationFailed(Exception):
-    """Ends an evaluation with a reason code and a message the team can act on."""
+WORKER_LABEL = "podium.worker"
+EVALUATION_LABEL = "podium.evaluation"
 
-    def __init__(self, reason: FailureReason, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
+
+def worker_id() -> str:
+    """This worker process, as its containers' `podium.worker` label names it."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def effective_settings(settings: Settings, phase: Phase | None) -> Settings:
@@ -86,15 +96,9 @@ def image_tag() -> str:
 def build_submission(ctx: WorkerContext, submission_id: str) -> None:
     settings = ctx.settings
     with session_scope(settings.database_url) as session:
-        submission = session.get(Submission, submission_id)
+        submission = builds.claim_build(session, submission_id, settings.stale_after_s)
         if submission is None:
-            log.warning("build: submission %s does not exist; nothing to do", submission_id)
             return
-        if submission.status not in (S.queued, S.building):
-            log.info("build: submission %s is already %s", submission_id, submission.status.value)
-            return
-        if submission.status is S.queued:
-            transition(submission, S.building)
         dockerfile = submission.dockerfile
         phase = session.get(Phase, submission.phase_id) if submission.phase_id else None
         settings = effective_settings(settings, phase)
@@ -105,6 +109,22 @@ def build_submission(ctx: WorkerContext, submission_id: str) -> None:
             dict(phase.sandbox) if phase is not None else None,
         )
 
+    def beat() -> None:
+        with session_scope(settings.database_url) as session:
+            builds.build_heartbeat(session, submission_id)
+
+    with Ticker(f"the build of {submission_id}", settings.heartbeat_s, beat):
+        _build(ctx, settings, submission_id, dockerfile, policy, suite_name)
+
+
+def _build(
+    ctx: WorkerContext,
+    settings: Settings,
+    submission_id: str,
+    dockerfile: str,
+    policy: BuildPolicy,
+    suite_name: str,
+) -> None:
     try:
         context_dir = ensure_context(settings, submission_id)
     except ArtifactUnavailable as exc:
@@ -128,7 +148,7 @@ def build_submission(ctx: WorkerContext, submission_id: str) -> None:
             context_dir=context_dir,
             tag=image_tag(),
             dockerfile=dockerfile,
-            labels={"podium.submission": submission_id},
+            labels={"podium.submission": submission_id, WORKER_LABEL: worker_id()},
             network=settings.build_network,
             timeout_s=settings.build_timeout_s,
             memory_bytes=settings.build_memory_bytes,
@@ -156,20 +176,10 @@ def build_submission(ctx: WorkerContext, submission_id: str) -> None:
             else:
                 reason = FailureReason.build_failed
                 message = result.error or "docker build failed; see the build log"
-            transition(submission, S.failed, reason=reason, message=message)
-            notify_if_finished(session, ctx.queue, submission)
+            evaluations.fail(session, None, submission, reason, message, ctx.queue)
             return
-        submission.image_id = result.image_id
-        transition(submission, S.evaluating)
-        evaluation = Evaluation(
-            submission_id=submission_id,
-            suite_name=suite_name,
-            image_id=result.image_id,
-            weights_sha256=submission.weights_sha256,
-        )
-        session.add(evaluation)
-        session.flush()
-        enqueue_after_commit(session, ctx.queue, EVALUATE_TASK, evaluation.id)
+        assert result.image_id is not None
+        builds.built(session, submission, result.image_id, suite_name, ctx.queue)
 
 
 # ------------------------------------------------------------------------------------ evaluate
@@ -192,9 +202,9 @@ class _Job:
 
 
 def evaluate(ctx: WorkerContext, evaluation_id: str) -> None:
-    # GPUs first, then the claim: an evaluation waiting for a free GPU stays `queued`, so the
-    # reaper never mistakes the wait for a dead worker.
-    with ctx.gpus.acquire(count=_gpus_needed(ctx, evaluation_id)) as gpu_ids:
+    # GPUs first, then the claim: an evaluation waiting for a free GPU stays `queued`, and says
+    # it is waiting, so the reaper never mistakes the wait for a dead worker or a lost task.
+    with _waiting_for_gpus(ctx, evaluation_id) as gpu_ids:
         job = _claim(ctx, evaluation_id)
         if job is None:
             return
@@ -214,6 +224,11 @@ def evaluate(ctx: WorkerContext, evaluation_id: str) -> None:
             _finish_failed(ctx, job, FailureReason.internal_error, "cancelled")  # -> cancelled
             return
         except Exception as exc:
+            if is_transient(exc):
+                # The database, broker or engine is away: the task is retried (workers/tasks.py),
+                # and the retry or the reaper resumes the run once the heartbeat is stale. Failing
+                # it would blame an outage on the team's score.
+                raise
             log.exception("evaluation %s failed inside Podium", evaluation_id)
             _finish_failed(
                 ctx,
@@ -224,6 +239,25 @@ def evaluate(ctx: WorkerContext, evaluation_id: str) -> None:
             )
             return
         _finish_scored(ctx, job, result)
+
+
+@contextlib.contextmanager
+def _waiting_for_gpus(ctx: WorkerContext, evaluation_id: str) -> Iterator[list[str]]:
+    count = _gpus_needed(ctx, evaluation_id)
+
+    def beat() -> None:
+        with session_scope(ctx.settings.database_url) as session:
+            evaluations.waiting(session, evaluation_id)
+
+    with contextlib.ExitStack() as held:
+        if count:
+            beat()
+        waiting = Ticker(
+            f"evaluation {evaluation_id} (waiting for a GPU)", ctx.settings.heartbeat_s, beat
+        )
+        with waiting if count else contextlib.nullcontext():
+            gpu_ids = held.enter_context(ctx.gpus.acquire(count=count))
+        yield gpu_ids
 
 
 def _gpus_needed(ctx: WorkerContext, evaluation_id: str) -> int:
@@ -240,26 +274,10 @@ def _gpus_needed(ctx: WorkerContext, evaluation_id: str) -> int:
 
 def _claim(ctx: WorkerContext, evaluation_id: str) -> _Job | None:
     with session_scope(ctx.settings.database_url) as session:
-        evaluation = session.get(Evaluation, evaluation_id, with_for_update=True)
-        if evaluation is None:
-            log.warning("evaluate: evaluation %s does not exist", evaluation_id)
+        claimed = evaluations.claim(session, evaluation_id, ctx.settings.stale_after_s)
+        if claimed is None:
             return None
-        submission = session.get(Submission, evaluation.submission_id)
-        if evaluation.status not in (EvaluationStatus.queued, EvaluationStatus.running):
-            log.info("evaluate: evaluation %s is already %s", evaluation_id, evaluation.status)
-            return None
-        if submission is None or submission.status is not S.evaluating:
-            evaluation.status = EvaluationStatus.cancelled
-            return None
-        if (
-            evaluation.status is EvaluationStatus.running
-            and evaluation.heartbeat_at is not None
-            and (utcnow() - evaluation.heartbeat_at).total_seconds() < ctx.settings.stale_after_s
-        ):
-            # Another worker is on it and alive (a duplicate delivery): leave it alone. Should
-            # that worker die, the reaper re-queues the evaluation once its heartbeat is stale.
-            log.info("evaluate: evaluation %s is running elsewhere", evaluation_id)
-            return None
+        evaluation, submission = claimed
         phase = session.get(Phase, submission.phase_id) if submission.phase_id else None
         try:
             suite = suite_for(evaluation.suite_name, phase)
@@ -268,15 +286,10 @@ def _claim(ctx: WorkerContext, evaluation_id: str) -> _Job | None:
                 f"suite {evaluation.suite_name!r} is not known to this worker ({exc}); the "
                 "organizers must deploy it. This is not your submission's fault."
             )
-            evaluation.status = EvaluationStatus.failed
-            evaluation.error = message
-            transition(submission, S.failed, reason=FailureReason.internal_error, message=message)
-            notify_if_finished(session, ctx.queue, submission)
+            evaluations.fail(
+                session, evaluation, submission, FailureReason.internal_error, message, ctx.queue
+            )
             return None
-        evaluation.status = EvaluationStatus.running
-        evaluation.attempts += 1
-        evaluation.started_at = evaluation.started_at or utcnow()
-        evaluation.heartbeat_at = utcnow()
         assert evaluation.image_id is not None
         return _Job(
             evaluation_id=evaluation.id,
@@ -338,8 +351,10 @@ def _run_in_container(ctx: WorkerContext, job: _Job, suite: Any, gpu_ids: list[s
         except SandboxError as exc:
             raise _explain_stop(ctx, job, container_id, f"the container stopped ({exc})") from exc
     finally:
-        _save_container_log(ctx, job, container_id)
-        runtime.remove(container_id)
+        try:
+            _save_container_log(ctx, job, container_id)
+        finally:
+            runtime.remove(container_id)  # even when the log could not be saved
 
 
 def _start(
@@ -354,7 +369,11 @@ def _start(
         ContainerSpec(
             image=job.image_id,
             name=name,
-            labels={"podium.submission": job.submission_id, "podium.evaluation": job.evaluation_id},
+            labels={
+                "podium.submission": job.submission_id,
+                EVALUATION_LABEL: job.evaluation_id,
+                WORKER_LABEL: worker_id(),
+            },
             port=settings.container_port,
             weights_dir=weights_dir,
             memory_bytes=settings.container_memory_bytes,
@@ -396,8 +415,19 @@ async def _evaluate_server(
     def alive() -> bool:
         return ctx.runtime.state(container_id).running
 
+    def beat_while_starting() -> None:
+        with session_scope(settings.database_url) as session:
+            evaluations.starting(session, job.evaluation_id)
+
     try:
-        await client.wait_ready(timeout_s=settings.start_timeout_s, poll_s=1.0, is_alive=alive)
+        # The start can take up to start_timeout_s (minutes for a large model): keep the
+        # evaluation's heartbeat fresh meanwhile, or the reaper takes it for lost.
+        with Ticker(
+            f"evaluation {job.evaluation_id} (server starting)",
+            settings.heartbeat_s,
+            beat_while_starting,
+        ):
+            await client.wait_ready(timeout_s=settings.start_timeout_s, poll_s=1.0, is_alive=alive)
     except evaluator.StartTimeout as exc:
         _save_container_log(ctx, job, container_id, startup=True)  # no prompt was sent yet
         if not alive():
@@ -470,12 +500,13 @@ async def _evaluate_server(
                 raise _explain_stop(
                     ctx, job, container_id, "the server stopped during evaluation"
                 ) from exc
-            if getattr(exc, "reason", "") == "eval_timeout":
+            reason = failure_reason(exc)
+            if reason is FailureReason.eval_timeout:
                 raise EvaluationFailed(
-                    FailureReason.eval_timeout,
+                    reason,
                     f"the evaluation did not finish within {settings.eval_timeout_s:.0f}s: {exc}",
                 ) from exc
-            raise EvaluationFailed(FailureReason.protocol_error, str(exc)) from exc
+            raise EvaluationFailed(reason, str(exc)) from exc
 
 
 def _cpus(wanted: float) -> float:
@@ -527,45 +558,16 @@ def _save_container_log(
 
 def _finish_scored(ctx: WorkerContext, job: _Job, result: Any) -> None:
     with session_scope(ctx.settings.database_url) as session:
-        evaluation = session.get(Evaluation, job.evaluation_id, with_for_update=True)
-        submission = session.get(Submission, job.submission_id, with_for_update=True)
-        assert evaluation is not None and submission is not None
-        if evaluation.status is not EvaluationStatus.running:
-            return
-        evaluation.status = EvaluationStatus.done
-        evaluation.finished_at = utcnow()
-        evaluation.scores = dict(result.scores)
-        evaluation.overall = result.overall
-        evaluation.result = result.to_json()
-        evaluation.efficiency = evaluation.result["efficiency"]
-        evaluation.suite_hash = result.suite_hash
-        if submission.status is S.evaluating:
-            transition(submission, S.scored)
-            notify_if_finished(session, ctx.queue, submission)
+        evaluations.finish(session, job.evaluation_id, result, ctx.queue)
 
 
 def _finish_failed(ctx: WorkerContext, job: _Job, reason: FailureReason, message: str) -> None:
     with session_scope(ctx.settings.database_url) as session:
-        evaluation = session.get(Evaluation, job.evaluation_id, with_for_update=True)
-        submission = session.get(Submission, job.submission_id, with_for_update=True)
-        assert evaluation is not None and submission is not None
-        if submission.status is S.cancelled:
-            if evaluation.status is EvaluationStatus.running:
-                evaluation.status = EvaluationStatus.cancelled
-                evaluation.finished_at = utcnow()
-            return
-        if evaluation.status is EvaluationStatus.running:
-            evaluation.status = EvaluationStatus.failed
-            evaluation.finished_at = utcnow()
-            evaluation.error = f"{reason.value}: {message}"
-        if submission.status not in TERMINAL:
-            transition(submission, S.failed, reason=reason, message=message)
-            notify_if_finished(session, ctx.queue, submission)
+        evaluations.fail_by_id(session, job.evaluation_id, reason, message, ctx.queue)
 
 
 def _fail(ctx: WorkerContext, submission_id: str, reason: FailureReason, message: str) -> None:
     with session_scope(ctx.settings.database_url) as session:
         submission = session.get(Submission, submission_id, with_for_update=True)
-        if submission is not None and submission.status not in TERMINAL:
-            transition(submission, S.failed, reason=reason, message=message)
-            notify_if_finished(session, ctx.queue, submission)
+        if submission is not None:
+            evaluations.fail(session, None, submission, reason, message, ctx.queue)

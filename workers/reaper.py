@@ -1,11 +1,11 @@
-"""The reaper: finds work whose worker died or whose task got lost, and puts it right.
+"""The reaper: puts right work whose worker died or whose task got lost, and frees the disk and
+the engine of what dead work left behind.
 
-- A running evaluation whose heartbeat is stale lost its worker: it is re-queued (the new task
-  resumes from the stored responses), unless it is past its phase's time budget (then it fails
-  with `eval_timeout`) or was already started `max_attempts` times (`internal_error`).
-- A submission still `queued` long after upload, or an evaluation still `queued` long after it
-  was queued, lost its task (e.g. the broker was down at that moment): the task is sent again;
-  builds and evaluations are idempotent.
+The rules for builds and evaluations are the Evaluation package's (`app.evaluations.recovery`:
+every non-terminal state, told apart by heartbeats and by what the broker holds). This module
+adds the engine side: build leftovers and old images under the disk budget, and containers whose
+evaluation no longer runs on a live worker (labelled `podium.evaluation`), also swept when a
+worker starts.
 """
 
 from __future__ import annotations
@@ -16,28 +16,17 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from app.audit.service import record
 from app.competitions.models import Phase
 from app.config import Settings
+from app.evaluations import service as evaluations
+from app.evaluations.recovery import KnownTasks, recover
 from app.kit.db import session_scope, utcnow
-from app.notifications import notify_if_finished
-from app.queue import BUILD_TASK, EVALUATE_TASK, TaskQueue, enqueue_after_commit
-from app.submissions.lifecycle import transition
-from app.submissions.models import (
-    Evaluation,
-    EvaluationStatus,
-    FailureReason,
-    Submission,
-    SubmissionStatus,
-)
-from workers.flows import effective_settings
-from workers.sandbox.runtime import ContainerRuntime
+from app.queue import TaskQueue
+from app.submissions.models import Evaluation, EvaluationStatus
+from workers.flows import EVALUATION_LABEL, effective_settings
+from workers.sandbox.runtime import ContainerRuntime, SandboxError
 
 log = logging.getLogger(__name__)
-
-# Queued work nobody took for this long lost its task (e.g. the broker was down); evaluations
-# may wait for a free GPU far longer than this, and a duplicate task is harmless.
-LOST_TASK_AFTER = timedelta(minutes=30)
 
 
 @dataclass
@@ -46,6 +35,8 @@ class ReapReport:
     timed_out: list[str] = field(default_factory=list)
     gave_up: list[str] = field(default_factory=list)
     rebuilt: list[str] = field(default_factory=list)
+    builds_gave_up: list[str] = field(default_factory=list)
+    removed_containers: list[str] = field(default_factory=list)
     pruned_images: list[str] = field(default_factory=list)
     reclaimed_build_leftovers: list[str] = field(default_factory=list)
 
@@ -61,7 +52,9 @@ def reap(
     queue: TaskQueue,
     now: datetime | None = None,
     runtime: ContainerRuntime | None = None,
+    known: KnownTasks | None = None,
 ) -> ReapReport:
+    """`known`: the tasks waiting in the broker (workers/broker.py); None when unknown."""
     now = now or utcnow()
     report = ReapReport()
     if runtime is not None:
@@ -73,97 +66,57 @@ def reap(
             _longest_build_s(settings) + BUILD_LEFTOVER_MARGIN.total_seconds()
         )
         report.pruned_images = runtime.prune_images(IMAGE_LABEL, settings.image_disk_budget_bytes)
-    stale = now - timedelta(seconds=settings.stale_after_s)
+
+    def budget_for(phase: Phase | None) -> float:
+        return effective_settings(settings, phase).eval_timeout_s
+
     with session_scope(settings.database_url) as session:
-        running = session.scalars(
-            select(Evaluation)
-            .where(Evaluation.status == EvaluationStatus.running, Evaluation.heartbeat_at < stale)
-            .with_for_update(skip_locked=True)
-        ).all()
-        for evaluation in running:
-            submission = session.get(Submission, evaluation.submission_id, with_for_update=True)
-            if submission is None or submission.status is not SubmissionStatus.evaluating:
-                evaluation.status = EvaluationStatus.cancelled
-                continue
-            phase = session.get(Phase, submission.phase_id) if submission.phase_id else None
-            budget = effective_settings(settings, phase).eval_timeout_s
-            started = evaluation.started_at or evaluation.created_at
-            if (now - started).total_seconds() > budget:
-                _fail(
-                    evaluation,
-                    submission,
-                    FailureReason.eval_timeout,
-                    f"the evaluation did not finish within its budget of {budget:.0f}s "
-                    "(its worker also stopped responding)",
-                )
-                report.timed_out.append(evaluation.id)
-            elif evaluation.attempts >= settings.max_attempts:
-                _fail(
-                    evaluation,
-                    submission,
-                    FailureReason.internal_error,
-                    f"the evaluation's worker stopped {evaluation.attempts} times; the "
-                    "organizers have been told. This is not your submission's fault.",
-                )
-                report.gave_up.append(evaluation.id)
-            else:
-                # Back to queued: the next task claims it at once, and this reaper no longer
-                # sees it as running with a stale heartbeat.
-                evaluation.status = EvaluationStatus.queued
-                evaluation.updated_at = now
-                enqueue_after_commit(session, queue, EVALUATE_TASK, evaluation.id)
-                report.requeued.append(evaluation.id)
-                record(
-                    session,
-                    None,
-                    "requeue",
-                    "evaluation",
-                    evaluation.id,
-                    attempts=evaluation.attempts,
-                )
-                continue
-            record(
-                session,
-                None,
-                "reap",
-                "evaluation",
-                evaluation.id,
-                reason=submission.failure_reason.value if submission.failure_reason else None,
-            )
-            notify_if_finished(session, queue, submission)
-        waiting = session.scalars(
-            select(Evaluation).where(
-                Evaluation.status == EvaluationStatus.queued,
-                Evaluation.updated_at < now - LOST_TASK_AFTER,
-            )
-        ).all()
-        for evaluation in waiting:
-            # Queued this long with no worker taking it: its task was lost; send it again.
-            evaluation.updated_at = now
-            enqueue_after_commit(session, queue, EVALUATE_TASK, evaluation.id)
-            report.requeued.append(evaluation.id)
-        lost = session.scalars(
-            select(Submission).where(
-                Submission.status == SubmissionStatus.queued,
-                Submission.updated_at < now - LOST_TASK_AFTER,
-            )
-        ).all()
-        for submission in lost:
-            submission.updated_at = now
-            enqueue_after_commit(session, queue, BUILD_TASK, submission.id)
-            report.rebuilt.append(submission.id)
-    if any(
-        (
-            report.requeued,
-            report.timed_out,
-            report.gave_up,
-            report.rebuilt,
-            report.pruned_images,
-            report.reclaimed_build_leftovers,
-        )
-    ):
+        recovered = recover(session, settings, queue, now, budget_for, known)
+    report.requeued = recovered.requeued
+    report.timed_out = recovered.timed_out
+    report.gave_up = recovered.gave_up
+    report.rebuilt = recovered.rebuilt
+    report.builds_gave_up = recovered.builds_gave_up
+    if runtime is not None:
+        # After the requeues above, so a dead worker's container goes in this same pass.
+        report.removed_containers = remove_orphan_containers(settings, runtime, now)
+    if any(getattr(report, name) for name in report.__dataclass_fields__):
         log.info("reaper: %s", report)
     return report
+
+
+def remove_orphan_containers(
+    settings: Settings, runtime: ContainerRuntime, now: datetime | None = None
+) -> list[str]:
+    """Remove the containers of evaluations that no longer run on a live worker: finished,
+    re-queued, gone, or running with a stale heartbeat (its worker died). Returns their ids."""
+    # Listed before the rows are read: a container started after this list was made belongs
+    # to a claim that is already `running` with a fresh heartbeat when the rows are read.
+    labelled = runtime.labelled_containers(EVALUATION_LABEL)
+    if not labelled:
+        return []
+    ids = {labels.get(EVALUATION_LABEL, "") for labels in labelled.values()}
+    with session_scope(settings.database_url) as session:
+        rows = session.scalars(select(Evaluation).where(Evaluation.id.in_(ids))).all()
+        live = {
+            row.id
+            for row in rows
+            if row.status is EvaluationStatus.running
+            and evaluations.is_alive(row, settings.stale_after_s, now)
+        }
+    removed: list[str] = []
+    for container_id, labels in labelled.items():
+        if labels.get(EVALUATION_LABEL) in live:
+            continue
+        try:
+            runtime.remove(container_id)
+        except SandboxError as exc:
+            log.warning("could not remove orphan container %s: %s", container_id[:12], exc)
+            continue
+        removed.append(container_id)
+    if removed:
+        log.info("removed %d container(s) left by dead or finished evaluations", len(removed))
+    return removed
 
 
 def _longest_build_s(settings: Settings) -> float:
@@ -172,12 +125,3 @@ def _longest_build_s(settings: Settings) -> float:
         phases = session.scalars(select(Phase)).all()
         timeouts = [effective_settings(settings, phase).build_timeout_s for phase in phases]
     return max([settings.build_timeout_s, *timeouts])
-
-
-def _fail(
-    evaluation: Evaluation, submission: Submission, reason: FailureReason, message: str
-) -> None:
-    evaluation.status = EvaluationStatus.failed
-    evaluation.finished_at = utcnow()
-    evaluation.error = f"{reason.value}: {message}"
-    transition(submission, SubmissionStatus.failed, reason=reason, message=message)

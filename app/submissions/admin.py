@@ -1,4 +1,5 @@
-"""Admin actions on submissions. Each one is written to the audit log."""
+"""Admin actions on submissions. Each one is written to the audit log. What they do to an
+evaluation (cancel it, add one, pick the run to rescore) is `app.evaluations`' rule."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from app.auth.service import Principal
 from app.competitions.models import Phase
 from app.competitions.service import suite_for
 from app.config import Settings
+from app.evaluations import counting
+from app.evaluations import service as evaluations
 from app.kit.db import utcnow
 from app.kit.errors import Conflict, NotFound
 from app.notifications import notify_if_finished
-from app.queue import BUILD_TASK, EVALUATE_TASK, TaskQueue, enqueue_after_commit
+from app.queue import BUILD_TASK, TaskQueue, enqueue_after_commit
 from app.scenario_data import scenario_source
 from app.submissions.lifecycle import TERMINAL, reopen, transition
 from app.submissions.models import (
@@ -26,7 +29,7 @@ from app.submissions.models import (
     SubmissionStatus,
 )
 from app.submissions.replay import ReplayOnlyClient
-from app.submissions.repository import EvaluationRepository, SubmissionRepository
+from app.submissions.repository import SubmissionRepository
 from app.submissions.response_cache import DbResponseCache, cache_scope
 
 S = SubmissionStatus
@@ -53,10 +56,7 @@ def cancel(
         raise Conflict(f"submission {submission_id} is already {submission.status.value}")
     transition(submission, S.cancelled)
     submission.failure_message = reason or "cancelled by an organizer"
-    latest = EvaluationRepository(session).latest_for(submission_id)
-    if latest is not None and latest.status in (EvaluationStatus.queued, EvaluationStatus.running):
-        latest.status = EvaluationStatus.cancelled
-        latest.finished_at = utcnow()
+    evaluations.cancel(counting.current(session, submission_id))
     record(session, actor, "cancel", "submission", submission_id, reason=reason)
     if queue is not None:
         notify_if_finished(session, queue, submission)
@@ -78,9 +78,10 @@ def rerun(
     changed since, the admin must name the suite explicitly to accept the new version.
     """
     submission = _get(session, submission_id)
-    last = EvaluationRepository(session).latest_for(submission_id)
+    last = counting.current(session, submission_id)
     if submission.image_id is None or last is None:
         reopen(submission, S.queued)
+        submission.build_attempts = 0
         enqueue_after_commit(session, queue, BUILD_TASK, submission.id)
         record(session, actor, "rerun", "submission", submission_id, rebuild=True)
         return submission
@@ -97,16 +98,9 @@ def rerun(
             f"name it explicitly (suite={name})"
         )
     reopen(submission, S.evaluating)
-    evaluation = Evaluation(
-        submission_id=submission.id,
-        suite_name=name,
-        image_id=submission.image_id,
-        weights_sha256=submission.weights_sha256,
-        kind=FRESH_RERUN if fresh else RERUN,
+    evaluation = evaluations.new_evaluation(
+        session, submission, name, queue, FRESH_RERUN if fresh else RERUN
     )
-    session.add(evaluation)
-    session.flush()
-    enqueue_after_commit(session, queue, EVALUATE_TASK, evaluation.id)
     record(
         session,
         actor,
@@ -127,14 +121,7 @@ def rescore(
     """Recompute scores from the stored responses with the current evaluator (no model call).
     Refused when the stored responses do not cover the current suite: re-run instead."""
     submission = _get(session, submission_id)
-    source = next(
-        (
-            e
-            for e in reversed(EvaluationRepository(session).for_submission(submission_id))
-            if e.status is EvaluationStatus.done and e.image_id and e.kind != RESCORE
-        ),
-        None,
-    )
+    source = counting.rescore_source(session, submission_id)
     if source is None or source.image_id is None:
         raise Conflict(f"submission {submission_id} has no finished evaluation to rescore")
     phase = session.get(Phase, submission.phase_id) if submission.phase_id else None

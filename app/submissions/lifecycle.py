@@ -13,7 +13,8 @@ S = SubmissionStatus
 
 ALLOWED: dict[SubmissionStatus, frozenset[SubmissionStatus]] = {
     S.queued: frozenset({S.building, S.failed, S.cancelled}),
-    S.building: frozenset({S.evaluating, S.failed, S.cancelled}),
+    # `building -> queued`: the reaper's requeue of a build whose worker died.
+    S.building: frozenset({S.evaluating, S.failed, S.cancelled, S.queued}),
     S.evaluating: frozenset({S.scored, S.failed, S.cancelled}),
     S.scored: frozenset(),
     S.failed: frozenset(),

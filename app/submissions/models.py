@@ -86,6 +86,10 @@ class Submission(IdMixin, TimestampMixin, Base):
     """Bytes of the stored weights (shared by every submission with the same weights_sha256)."""
     image_id: Mapped[str | None] = mapped_column(String(200), default=None)
     build_log: Mapped[str] = mapped_column(Text, default="")
+    build_heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
+    """Last sign of life of the worker building this submission (app/evaluations/builds.py)."""
+    build_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    """Times a build of this submission was started; a worker that keeps dying is given up on."""
     phase_id: Mapped[str | None] = mapped_column(
         ForeignKey("phases.id", ondelete="SET NULL"), index=True, default=None
     )

@@ -30,15 +30,6 @@ class SubmissionRepository(Repository[Submission]):
 class EvaluationRepository(Repository[Evaluation]):
     model = Evaluation
 
-    def latest_for(self, submission_id: str) -> Evaluation | None:
-        stmt = (
-            select(Evaluation)
-            .where(Evaluation.submission_id == submission_id)
-            .order_by(Evaluation.created_at.desc())
-            .limit(1)
-        )
-        return self.one_or_none(stmt)
-
     def for_submission(self, submission_id: str) -> Sequence[Evaluation]:
         stmt = (
             select(Evaluation)
@@ -46,16 +37,3 @@ class EvaluationRepository(Repository[Evaluation]):
             .order_by(Evaluation.created_at)
         )
         return self.all(stmt)
-
-    def latest_for_many(self, submission_ids: Sequence[str]) -> dict[str, Evaluation]:
-        if not submission_ids:
-            return {}
-        stmt = (
-            select(Evaluation)
-            .where(Evaluation.submission_id.in_(submission_ids))
-            .order_by(Evaluation.created_at)
-        )
-        latest: dict[str, Evaluation] = {}
-        for evaluation in self.all(stmt):
-            latest[evaluation.submission_id] = evaluation  # ordered, so the last one wins
-        return latest

@@ -12,6 +12,7 @@ from app.auth.service import Principal
 from app.competitions.quotas import check_quotas, lock_team_phase
 from app.competitions.service import resolve_target
 from app.config import Settings
+from app.evaluations import counting
 from app.kit.db import run_after_commit, utcnow
 from app.kit.errors import BadRequest, NotFound
 from app.queue import BUILD_TASK, TaskQueue, enqueue_after_commit
@@ -26,7 +27,7 @@ from app.submissions.archive import (
 )
 from app.submissions.dockerfile_policy import build_policy, check_context
 from app.submissions.models import Evaluation, Submission
-from app.submissions.repository import EvaluationRepository, SubmissionRepository
+from app.submissions.repository import SubmissionRepository
 from app.submissions.storage import Storage
 from app.submissions.upload import ReceivedForm
 from app.uploads.quota import SubmissionSpace, tree_bytes
@@ -216,4 +217,4 @@ def list_visible(session: Session, principal: Principal) -> list[Submission]:
 
 
 def latest_evaluation(session: Session, submission_id: str) -> Evaluation | None:
-    return EvaluationRepository(session).latest_for(submission_id)
+    return counting.current(session, submission_id)

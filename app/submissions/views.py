@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from app.auth.models import Team
 from app.auth.service import Principal
 from app.competitions.models import Competition, Phase, Track
+from app.evaluations import counting
 from app.submissions.models import Evaluation, Submission
-from app.submissions.repository import EvaluationRepository
 from app.submissions.schemas import SubmissionLogs, SubmissionRead
 
 WITHHELD_NOTE = (
@@ -42,7 +42,7 @@ def where(session: Session, submission: Submission) -> tuple[str | None, str | N
 
 def read_model(session: Session, principal: Principal, submission: Submission) -> SubmissionRead:
     team = session.get(Team, submission.team_id)
-    evaluation = EvaluationRepository(session).latest_for(submission.id)
+    evaluation = counting.current(session, submission.id)
     return SubmissionRead.build(
         submission,
         team.name if team else "?",
@@ -66,7 +66,7 @@ def container_log(
 
 
 def logs(session: Session, principal: Principal, submission: Submission) -> SubmissionLogs:
-    evaluation = EvaluationRepository(session).latest_for(submission.id)
+    evaluation = counting.current(session, submission.id)
     text, withheld = container_log(session, principal, submission, evaluation)
     return SubmissionLogs(
         build_log=submission.build_log, container_log=text, container_log_withheld=withheld

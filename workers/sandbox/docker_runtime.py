@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import docker
@@ -232,6 +232,13 @@ class DockerRuntime:
                     raise SandboxError(f"cannot remove {container_id}: {_explain(exc)}") from exc
                 time.sleep(0.2)
 
+    def labelled_containers(self, label: str) -> dict[str, Mapping[str, str]]:
+        try:
+            found = self._client.api.containers(all=True, filters={"label": label})
+        except docker.errors.APIError as exc:
+            raise SandboxError(f"cannot list containers labelled {label}: {_explain(exc)}") from exc
+        return {item["Id"]: dict(item.get("Labels") or {}) for item in found}
+
     def remove_image(self, image: str) -> None:
         try:
             self._client.api.remove_image(image, force=False, noprune=False)
@@ -268,6 +275,32 @@ class DockerRuntime:
 
     def reclaim_build_leftovers(self, older_than_s: float) -> list[str]:
         return reclaim_build_leftovers(self._client, older_than_s)
+
+
+def missing_oci_runtime(name: str, client: docker.DockerClient | None = None) -> str | None:
+    """Why the engine cannot run containers on the OCI runtime `name` (PODIUM_OCI_RUNTIME), or
+    None when it has it registered. Checked once when a worker starts, not per submission."""
+    engine = None
+    try:
+        engine = client if client is not None else docker.from_env()
+        registered = sorted(engine.info().get("Runtimes") or {})
+    except (docker.errors.DockerException, OSError) as exc:
+        return (
+            f"PODIUM_OCI_RUNTIME is {name!r}, but the Docker engine cannot be asked whether it "
+            f"has that runtime ({exc}); start the engine, or check DOCKER_HOST"
+        )
+    finally:
+        if client is None and engine is not None:
+            engine.close()
+    if name in registered:
+        return None
+    return (
+        f"PODIUM_OCI_RUNTIME is {name!r}, but the Docker engine has no runtime of that name "
+        f"(it has: {', '.join(registered) or 'none listed'}), so every evaluation would fail. "
+        f"Install it and register it with the engine (for gVisor: install runsc, run "
+        f"`sudo runsc install`, which adds it to /etc/docker/daemon.json, then restart the "
+        f"engine), or unset PODIUM_OCI_RUNTIME to use the engine's default runtime."
+    )
 
 
 def _not_running(container_id: str, state: dict[str, Any]) -> ContainerNotRunning:

@@ -18,7 +18,7 @@ import contextlib
 import hashlib
 import itertools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from workers.sandbox.logcap import CappedLog
@@ -219,6 +219,14 @@ class FakeRuntime:
             container.removed = True
             container.state = replace(container.state, running=False)
             self.removed.append(container.id)
+
+    def labelled_containers(self, label: str) -> dict[str, Mapping[str, str]]:
+        with self._lock:
+            return {
+                c.id: dict(c.spec.labels)
+                for c in self.containers.values()
+                if not c.removed and label in c.spec.labels
+            }
 
     # -- simulation ------------------------------------------------------------------------
 

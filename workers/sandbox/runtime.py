@@ -179,6 +179,11 @@ class ContainerRuntime(Protocol):
         """Kill and remove; idempotent, never raises for an already-gone container."""
         ...
 
+    def labelled_containers(self, label: str) -> dict[str, Mapping[str, str]]:
+        """Every container (running or not) carrying the label key `label`, by id, with its
+        labels: how the reaper finds what a dead worker left behind."""
+        ...
+
     def remove_image(self, image: str) -> None:
         """Remove an image; a missing image is not an error. Raises SandboxError when in use."""
         ...

@@ -49,6 +49,8 @@ def _admin(extra: set[int] | None = None) -> dict[str, set[int]]:
 
 ROUTES = [
     Case("GET", "/healthz", PUBLIC),
+    Case("GET", "/healthz/ready", PUBLIC),
+    Case("GET", "/metrics", STAFF),
     Case("GET", "/api/v1/leaderboard", PUBLIC),
     Case("GET", "/api/v1/competitions", PUBLIC),
     Case("GET", "/api/v1/competitions/{competition}", {r: {404} for r in ROLES}),

@@ -1,0 +1,69 @@
+"""Which evaluation of a submission is shown, and which one counts.
+
+A submission has a history of evaluations (re-runs and rescores add rows). Two rules, used by
+every reader so that the board, the submission page, the webhook and the admin agree:
+
+- `current`: the newest evaluation, whatever its status. It is what the submission is doing or
+  did last: its progress, its logs, its error.
+- `counted`: the newest *finished* (`done`) evaluation. Its scores are the submission's scores
+  (a rescore, being newest, replaces the run it rescored). Only a `scored` submission is ranked,
+  so a re-run in flight or a failed re-run never puts half a result on a board.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.submissions.models import RESCORE, Evaluation, EvaluationStatus
+
+
+def current(session: Session, submission_id: str) -> Evaluation | None:
+    stmt = (
+        select(Evaluation)
+        .where(Evaluation.submission_id == submission_id)
+        .order_by(Evaluation.created_at.desc())
+        .limit(1)
+    )
+    return session.scalars(stmt).first()
+
+
+def counted_for(session: Session, submission_ids: Sequence[str]) -> dict[str, Evaluation]:
+    """The evaluation that counts for each of `submission_ids` (missing: none finished)."""
+    chosen: dict[str, Evaluation] = {}
+    if not submission_ids:
+        return chosen
+    stmt = (
+        select(Evaluation)
+        .where(
+            Evaluation.submission_id.in_(submission_ids),
+            Evaluation.status == EvaluationStatus.done,
+        )
+        .order_by(Evaluation.created_at)
+    )
+    for evaluation in session.scalars(stmt):
+        chosen[evaluation.submission_id] = evaluation  # ordered, so the newest wins
+    return chosen
+
+
+def counted(session: Session, submission_id: str) -> Evaluation | None:
+    return counted_for(session, [submission_id]).get(submission_id)
+
+
+def rescore_source(session: Session, submission_id: str) -> Evaluation | None:
+    """The newest finished run that asked the model (not a rescore), with its image: the one
+    whose stored responses a rescore replays."""
+    stmt = (
+        select(Evaluation)
+        .where(
+            Evaluation.submission_id == submission_id,
+            Evaluation.status == EvaluationStatus.done,
+            Evaluation.kind != RESCORE,
+            Evaluation.image_id.is_not(None),
+        )
+        .order_by(Evaluation.created_at.desc())
+        .limit(1)
+    )
+    return session.scalars(stmt).first()
