@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import secrets
@@ -63,6 +64,15 @@ __all__ = ["EvaluationFailed", "build_submission", "evaluate"]
 
 WORKER_LABEL = "podium.worker"
 EVALUATION_LABEL = "podium.evaluation"
+#: Which Podium deployment (database) a container belongs to: the orphan sweep removes only its
+#: own deployment's containers, never those of another deployment sharing the engine.
+DEPLOYMENT_LABEL = "podium.deployment"
+
+
+def deployment_id(settings: Settings) -> str:
+    """A stable id of this deployment, the same in every API and worker process of it: a digest
+    of its database URL (so the URL, password included, never appears on the engine)."""
+    return hashlib.sha256(settings.database_url.encode()).hexdigest()[:16]
 
 
 def worker_id() -> str:
@@ -148,7 +158,11 @@ def _build(
             context_dir=context_dir,
             tag=image_tag(),
             dockerfile=dockerfile,
-            labels={"podium.submission": submission_id, WORKER_LABEL: worker_id()},
+            labels={
+                "podium.submission": submission_id,
+                WORKER_LABEL: worker_id(),
+                DEPLOYMENT_LABEL: deployment_id(settings),
+            },
             network=settings.build_network,
             timeout_s=settings.build_timeout_s,
             memory_bytes=settings.build_memory_bytes,
@@ -373,6 +387,7 @@ def _start(
                 "podium.submission": job.submission_id,
                 EVALUATION_LABEL: job.evaluation_id,
                 WORKER_LABEL: worker_id(),
+                DEPLOYMENT_LABEL: deployment_id(settings),
             },
             port=settings.container_port,
             weights_dir=weights_dir,

@@ -23,7 +23,7 @@ from app.evaluations.recovery import KnownTasks, recover
 from app.kit.db import session_scope, utcnow
 from app.queue import TaskQueue
 from app.submissions.models import Evaluation, EvaluationStatus
-from workers.flows import EVALUATION_LABEL, effective_settings
+from workers.flows import DEPLOYMENT_LABEL, EVALUATION_LABEL, deployment_id, effective_settings
 from workers.sandbox.runtime import ContainerRuntime, SandboxError
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,12 @@ def remove_orphan_containers(
     re-queued, gone, or running with a stale heartbeat (its worker died). Returns their ids."""
     # Listed before the rows are read: a container started after this list was made belongs
     # to a claim that is already `running` with a fresh heartbeat when the rows are read.
-    labelled = runtime.labelled_containers(EVALUATION_LABEL)
+    mine = f"{DEPLOYMENT_LABEL}={deployment_id(settings)}"
+    labelled = {
+        container_id: labels
+        for container_id, labels in runtime.labelled_containers(mine).items()
+        if EVALUATION_LABEL in labels
+    }
     if not labelled:
         return []
     ids = {labels.get(EVALUATION_LABEL, "") for labels in labelled.values()}

@@ -77,7 +77,7 @@ def _api_pid(port: int) -> int:
             argv = (proc / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        serves = b"uvicorn" in argv or b"up" in argv
+        serves = b"uvicorn" in argv or b"up" in argv or b"serve" in argv
         if serves and b"--port" in argv and str(port).encode() in argv:
             return int(proc.name)
     raise AssertionError(f"no process serves port {port}")

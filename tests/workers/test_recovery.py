@@ -201,13 +201,16 @@ def test_only_outages_are_transient() -> None:
     assert not is_transient(sqlalchemy.exc.IntegrityError("insert", {}, Exception("dup")))
 
 
-def _running_container(harness: Harness, eid: str, name: str) -> str:
+def _running_container(harness: Harness, eid: str, name: str, deployment: str | None = None) -> str:
     image = harness.runtime.add_image(f"podium/submission:{name}")
     return harness.runtime.start(
         ContainerSpec(
             image=image.id,
             name=name,
-            labels={flows.EVALUATION_LABEL: eid},
+            labels={
+                flows.EVALUATION_LABEL: eid,
+                flows.DEPLOYMENT_LABEL: deployment or flows.deployment_id(harness.settings),
+            },
             memory_bytes=1,
             nano_cpus=1,
             tmpfs_bytes=1,
@@ -234,13 +237,17 @@ def test_containers_of_dead_or_finished_evaluations_are_removed(harness: Harness
             ev.started_at = now
     containers = {what: _running_container(harness, eid, what) for what, eid in ids.items()}
     stray = _running_container(harness, "no-such-evaluation", "stray")
+    # Another Podium deployment on the same engine: its evaluations are not in this database,
+    # and its containers are none of this reaper's business.
+    neighbour = _running_container(harness, "theirs", "neighbour", deployment="0123456789abcdef")
     report = reap(settings, harness.queue, runtime=harness.runtime)
     assert report.requeued == [ids["dead"]]
     assert sorted(report.removed_containers) == sorted(
         [containers["dead"], containers["done"], stray]
     )
-    assert harness.runtime.live_containers() == [containers["live"]]
+    assert sorted(harness.runtime.live_containers()) == sorted([containers["live"], neighbour])
     harness.runtime.remove(containers["live"])
+    harness.runtime.remove(neighbour)
 
 
 @pytest.fixture

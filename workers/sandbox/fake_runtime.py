@@ -221,11 +221,15 @@ class FakeRuntime:
             self.removed.append(container.id)
 
     def labelled_containers(self, label: str) -> dict[str, Mapping[str, str]]:
+        # As the engine's filter: `key` (any value) or `key=value`.
+        key, eq, value = label.partition("=")
         with self._lock:
             return {
                 c.id: dict(c.spec.labels)
                 for c in self.containers.values()
-                if not c.removed and label in c.spec.labels
+                if not c.removed
+                and key in c.spec.labels
+                and (not eq or c.spec.labels[key] == value)
             }
 
     # -- simulation ------------------------------------------------------------------------

@@ -180,8 +180,8 @@ class ContainerRuntime(Protocol):
         ...
 
     def labelled_containers(self, label: str) -> dict[str, Mapping[str, str]]:
-        """Every container (running or not) carrying the label key `label`, by id, with its
-        labels: how the reaper finds what a dead worker left behind."""
+        """Every container (running or not) carrying `label` (`key`, or `key=value`), by id,
+        with its labels: how the reaper finds what a dead worker left behind."""
         ...
 
     def remove_image(self, image: str) -> None:
