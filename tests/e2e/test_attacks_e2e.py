@@ -52,6 +52,8 @@ slug = "hidden"
 suite = "smoke"
 hidden_scenarios = ["mmlu"]
 """
+#: Limits low enough for a test to cross them: a build's process limit and a team's storage.
+LIMITS = {"PODIUM_BUILD_PIDS_LIMIT": "200", "PODIUM_TEAM_STORAGE_QUOTA_BYTES": str(8 * 1024 * 1024)}
 # staging/<owner>-<random>/context: four levels of `..` from it reach the data directory's parent.
 ROUTE_UPS = 4
 MB = 1024 * 1024
@@ -100,13 +102,14 @@ def target(
     if request.param == "podium-up":
         yield from _podium_up(root)
     else:
-        with running_stack(root / "data", REDIS_URL) as stack:
+        with running_stack(root / "data", REDIS_URL, extra_env=LIMITS) as stack:
             _apply_competition(stack)
             yield Target("production", stack, _api_pid(int(stack.url.rsplit(":", 1)[1])))
 
 
 def _podium_up(root: Path) -> Iterator[Target]:
     embedded = Embedded(root)
+    embedded.env.update(LIMITS)
     try:
         with embedded.up() as started:
             lines = started.splitlines()
@@ -295,3 +298,31 @@ def test_an_image_with_a_file_at_weights_is_crashed_and_counted(target: Target) 
     again = target.stack.submit("baked", context_tar(["always", " A"]))
     assert again.status_code == 429, again.text
     assert "failed per day" in again.json()["detail"]
+
+
+# -- build limits ---------------------------------------------------------------------------------
+
+
+def test_a_fork_loop_in_a_build_step_hits_the_process_limit(target: Target) -> None:
+    dockerfile = (
+        f"FROM {BASE_IMAGE}\n"
+        'RUN for i in $(seq 1 2000); do sleep 20 & done; echo "all 2000 started"\n'
+    )
+    resp = target.stack.submit("forker", context_tar([], dockerfile=dockerfile))
+    assert resp.status_code == 201, resp.text
+    final = target.stack.wait("forker", resp.json()["id"])
+    assert final["status"] == "failed" and final["failure_reason"] == "build_failed", final
+    assert "hit its process limit of 200 processes" in final["failure_message"]
+
+
+# -- disk -----------------------------------------------------------------------------------------
+
+
+def test_a_team_past_its_storage_quota_is_refused_with_413(target: Target) -> None:
+    resp = httpx.post(
+        f"{target.stack.url}/api/v1/uploads",
+        headers=target.stack.team("hoarder"),
+        json={"filename": "model.safetensors", "size": 9 * MB},
+    )
+    assert resp.status_code == 413, resp.text
+    assert "quota" in resp.json()["detail"]
