@@ -135,13 +135,16 @@ def follow_submission(
                 continue
             status = str(submission.get("status"))
             progress = submission.get("progress") or {}
-            # One line per phase (and per step within one, until requests are counted).
+            # One line per phase (and per step within one, until requests are counted). The
+            # line carries the request counts when known: piped output (CI logs, scripts) shows
+            # no bar, and would otherwise never say how far the evaluation got.
             phase = status if progress.get("total") else progress_text(submission)
             if phase != last:
                 stamp = datetime.now().strftime("%H:%M:%S")
                 for passed in skipped_statuses(last_status, status):
                     bar.console.print(f"{stamp} {passed} (over between two looks)")
-                bar.console.print(f"{stamp} {phase}", markup=False, highlight=False)
+                line = progress_text(submission)
+                bar.console.print(f"{stamp} {line}", markup=False, highlight=False)
                 last, last_status = phase, status
             bar.update(
                 task,
