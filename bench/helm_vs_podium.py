@@ -47,6 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from evaluator.perturbations.person_name import PODIUM_FIRST_NAMES  # noqa: E402
+from evaluator.scenarios.bbq import HELM_CATEGORIES  # noqa: E402
 
 DEFAULT_CONF = ROOT.parent / "shared" / "challenge-2023" / "run_specs_open_2000_budget.conf"
 DEFAULT_DATA = ROOT.parent / "shared" / "scenarios"
@@ -55,19 +56,7 @@ HELM_REQUIREMENTS = ("crfm-helm==0.5.16", "torch==2.13.0")
 SERVER = Path(__file__).resolve().parent / "fixed_latency_server.py"
 # A finished venv has this file; a half-installed one (interrupted pip) is rebuilt.
 INSTALLED_MARK = ".podium-bench-installed"
-BBQ_CATEGORIES = (
-    "Age",
-    "Disability_status",
-    "Gender_identity",
-    "Nationality",
-    "Physical_appearance",
-    "Race_ethnicity",
-    "Race_x_SES",
-    "Race_x_gender",
-    "Religion",
-    "SES",
-    "Sexual_orientation",
-)
+BBQ_CATEGORIES = HELM_CATEGORIES  # HELM reads every category file
 _ENTRY = re.compile(r'^\s*\{\s*description:\s*"([^"]*)"')
 
 
