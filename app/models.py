@@ -11,6 +11,7 @@ from app.competitions.models import (
     Track,
 )
 from app.kit.db import Base
+from app.leaderboard.rows import BoardRow, BoardView
 from app.submissions.models import (
     CachedResponse,
     Evaluation,
@@ -30,6 +31,8 @@ __all__ = [
     "Track",
     "ApiToken",
     "Base",
+    "BoardRow",
+    "BoardView",
     "CachedResponse",
     "Evaluation",
     "EvaluationStatus",

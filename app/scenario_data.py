@@ -19,6 +19,7 @@ from pathlib import Path
 
 import evaluator
 from app.config import Settings
+from evaluator.conf import ConfError
 from evaluator.fetch import file_sha256
 
 
@@ -90,12 +91,29 @@ def suites_in_use(settings: Settings) -> tuple[dict[str, list[str]], list[str]]:
             "default suite only"
         )
         phases = []
-    for competition, phase, suite in phases:
+    for competition, phase, suite, conf in phases:
+        if conf is not None:
+            # A HELM conf phase: its suite exists only as the stored conf text.
+            suite = f"conf:{competition}/{phase}"
+            _CONF_TEXTS[suite] = conf
         users.setdefault(suite, []).append(f"phase {competition}/{phase}")
     return users, notes
 
 
-def _phase_suites(database_url: str) -> list[tuple[str, str, str]]:
+#: Suites of HELM conf phases seen by `suites_in_use`: name -> the conf text stored with the phase.
+_CONF_TEXTS: dict[str, str] = {}
+
+
+def _suite(name: str) -> evaluator.Suite:
+    conf = _CONF_TEXTS.get(name)
+    if conf is None:
+        return evaluator.get_suite(name)
+    from evaluator.conf import suite_from_conf
+
+    return suite_from_conf(conf.encode("utf-8"), name=name, source=name).suite
+
+
+def _phase_suites(database_url: str) -> list[tuple[str, str, str, str | None]]:
     from sqlalchemy import select
 
     from app.competitions.models import Competition, Phase
@@ -107,11 +125,11 @@ def _phase_suites(database_url: str) -> list[tuple[str, str, str]]:
             return []
     with session_scope(database_url) as session:
         rows = session.execute(
-            select(Competition.slug, Phase.slug, Phase.suite_name)
+            select(Competition.slug, Phase.slug, Phase.suite_name, Phase.suite_conf)
             .join(Phase, Phase.competition_id == Competition.id)
             .order_by(Competition.slug, Phase.slug)
         ).all()
-    return [(str(c), str(p), str(s)) for c, p, s in rows]
+    return [(str(c), str(p), str(s), conf) for c, p, s, conf in rows]
 
 
 def check_scenario_data(settings: Settings, suites: Mapping[str, list[str]]) -> DataReport:
@@ -121,8 +139,8 @@ def check_scenario_data(settings: Settings, suites: Mapping[str, list[str]]) -> 
     pins: dict[str, str] = {}
     for name, users in suites.items():
         try:
-            pins.update(evaluator.get_suite(name).data_files)
-        except evaluator.SuiteNotFound as exc:
+            pins.update(_suite(name).data_files)
+        except (evaluator.SuiteNotFound, ConfError) as exc:
             # The worker fails those evaluations with a clear message; the rest can still run.
             notes.append(f"{', '.join(users)} uses an unknown suite: {exc}")
             continue

@@ -236,7 +236,9 @@ class Local:
         from app.admin import service
 
         with self.session() as session:
-            return service.apply_competition(session, None, body.toml, body.source)
+            return service.apply_competition(
+                session, None, body.toml, body.source, body.suite_confs
+            )
 
 
 # Choosing the backend -----------------------------------------------------------------------
@@ -602,8 +604,15 @@ def apply_cmd(
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ClientError(f"cannot read {path}: {exc}") from exc
+    from app.competitions.config import CompetitionFileError, read_suite_confs
+
+    try:
+        # The server keeps each conf's text with its phase; it cannot read this machine's files.
+        confs = read_suite_confs(text, path)
+    except CompetitionFileError as exc:
+        raise ClientError(str(exc)) from exc
     backend = _backend(server, token, local, data_dir)
-    report = backend.apply(CompetitionApply(toml=text, source=str(path)))
+    report = backend.apply(CompetitionApply(toml=text, source=str(path), suite_confs=confs))
     verb = "created" if report.created else "updated"
     click.echo(f"competition {report.competition!r} {verb}")
     click.echo(f"  tracks: {', '.join(report.tracks)}")

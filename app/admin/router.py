@@ -98,4 +98,4 @@ def apply_competition(
     body: CompetitionApply, admin: CurrentAdmin, session: SessionDep
 ) -> ApplyResult:
     """Create or update a competition from its TOML file (idempotent, matched by slug)."""
-    return service.apply_competition(session, admin, body.toml, body.source)
+    return service.apply_competition(session, admin, body.toml, body.source, body.suite_confs)

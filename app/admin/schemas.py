@@ -95,6 +95,13 @@ class CompetitionApply(BaseModel):
     source: str = Field(
         "the request body", max_length=200, description="A name for it in error messages"
     )
+    suite_confs: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "The text of each HELM conf file a phase names with `suite_conf`, keyed by that "
+            "path as the TOML writes it; `podium admin apply` reads them next to the file"
+        ),
+    )
 
 
 class ApplyResult(BaseModel):

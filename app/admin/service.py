@@ -8,7 +8,7 @@ import csv
 import io
 import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -401,10 +401,17 @@ def parse_competition(text: str, source: str) -> CompetitionConfig:
 
 
 def apply_competition(
-    session: Session, actor: Principal | None, text: str, source: str
+    session: Session,
+    actor: Principal | None,
+    text: str,
+    source: str,
+    suite_confs: Mapping[str, str] | None = None,
 ) -> ApplyResult:
-    """Create or update a competition from its TOML file, as `podium admin apply` does."""
-    report = competition_service.apply_competition(session, parse_competition(text, source))
+    """Create or update a competition from its TOML file, as `podium admin apply` does;
+    `suite_confs` holds the text of the conf files its phases name (`suite_conf`)."""
+    report = competition_service.apply_competition(
+        session, parse_competition(text, source), suite_confs
+    )
     result = ApplyResult(
         competition=report.competition,
         created=report.created,

@@ -72,7 +72,12 @@ class TrackConfig(_Strict):
 class PhaseConfig(_Strict):
     slug: str = Field(pattern=SLUG_PATTERN)
     title: str = ""
-    suite: str
+    suite: str | None = Field(None, description="a registered suite, e.g. smoke")
+    suite_conf: str | None = Field(
+        None,
+        min_length=1,
+        description="a HELM run-entry file (*.conf), relative to the competition file",
+    )
     hidden_scenarios: list[str] = []
     opens_at: datetime | None = None
     closes_at: datetime | None = None
@@ -92,6 +97,15 @@ class PhaseConfig(_Strict):
         if value is not None and value.tzinfo is None:
             raise ValueError("give a time zone, e.g. 2026-12-01T00:00:00Z")
         return value
+
+    @model_validator(mode="after")
+    def _one_suite(self) -> PhaseConfig:
+        if (self.suite is None) == (self.suite_conf is None):
+            raise ValueError(
+                f'phase {self.slug!r}: give either suite = "<registered name>" or '
+                'suite_conf = "<file>.conf" (a HELM conf file), not both and not neither'
+            )
+        return self
 
     @model_validator(mode="after")
     def _window(self) -> PhaseConfig:
@@ -122,6 +136,41 @@ class CompetitionConfig(_Strict):
 
 class CompetitionFileError(ValueError):
     pass
+
+
+def suite_conf_paths(text: str) -> list[str]:
+    """The `suite_conf` paths a competition file's text names, in phase order; [] when the
+    text is not TOML (applying it reports that)."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return []
+    phases = raw.get("phases")
+    if not isinstance(phases, list):
+        return []
+    paths = [p.get("suite_conf") for p in phases if isinstance(p, dict)]
+    return list(dict.fromkeys(p for p in paths if isinstance(p, str) and p))
+
+
+def read_suite_confs(text: str, toml_path: Path) -> dict[str, str]:
+    """The text of every conf file the competition file names, by the path as written there
+    (relative to the competition file). The server stores the texts with the phases, so the
+    admin API, which cannot read the organizer's files, is sent them with the TOML."""
+    confs: dict[str, str] = {}
+    for name in suite_conf_paths(text):
+        path = toml_path.parent / name
+        try:
+            confs[name] = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise CompetitionFileError(
+                f"{toml_path}: suite_conf {name!r} names {path}, which does not exist; the "
+                "path is relative to the competition file"
+            ) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CompetitionFileError(
+                f"{toml_path}: cannot read suite_conf {name!r} ({path}): {exc}"
+            ) from exc
+    return confs
 
 
 def load_competition_file(path: Path) -> CompetitionConfig:

@@ -59,6 +59,9 @@ class Phase(IdMixin, TimestampMixin, Base):
     title: Mapped[str] = mapped_column(String(300), default="")
     position: Mapped[int] = mapped_column(Integer, default=0)
     suite_name: Mapped[str] = mapped_column(String(100))
+    suite_conf: Mapped[str | None] = mapped_column(Text, default=None)
+    """The text of the phase's HELM conf file when its suite is one (`suite_name` is then
+    `conf:<slug>`); None for a registered suite."""
     hidden_scenarios: Mapped[list[str]] = mapped_column(JSON, default=list)
     opens_at: Mapped[datetime | None] = mapped_column(default=None)
     closes_at: Mapped[datetime | None] = mapped_column(default=None)

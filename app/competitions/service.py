@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -9,13 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import evaluator
-from app.competitions.config import CompetitionConfig
+from app.competitions.config import CompetitionConfig, PhaseConfig
 from app.competitions.models import Competition, EntryRule, LeaderboardMode, Phase, Track
 from app.competitions.repository import CompetitionRepository, PhaseRepository, TrackRepository
 from app.competitions.schemas import CompetitionList, CompetitionRead, PhaseRead, TrackRead
 from app.kit.db import utcnow
 from app.kit.errors import BadRequest, Conflict, NotFound
 from app.submissions.models import Submission
+from evaluator.conf import ConfError, suite_from_conf
 
 GIB = 1024**3
 
@@ -42,28 +45,99 @@ class ApplyReport:
     removed: list[str]
 
 
+#: The most bytes of a phase's conf file; the 2023 open conf is about 15 kB.
+MAX_SUITE_CONF_BYTES = 1024 * 1024
+
+
+def conf_suite_name(phase_slug: str) -> str:
+    """The suite name of a phase whose suite is its own conf file (fits `suite_name` columns)."""
+    return f"conf:{phase_slug}"[:100]
+
+
+class BrokenConfSuite(evaluator.SuiteNotFound):
+    """A phase's stored conf no longer builds a suite (the evaluator changed since it was
+    applied); callers that handle an unknown suite handle this one too."""
+
+    def __init__(self, phase_slug: str, error: ConfError) -> None:
+        super().__init__("suite", conf_suite_name(phase_slug), [], [])
+        self.args = (
+            f"the conf file of phase {phase_slug!r} no longer builds a suite ({error}); the "
+            "organizers must fix it and apply the competition file again",
+        )
+
+
+@functools.lru_cache(maxsize=64)
+def _conf_suite(phase_slug: str, conf: str) -> evaluator.Suite:
+    # Keyed by the conf's text, so an edited conf is built afresh; the content hash covers
+    # the conf's bytes (Suite.source_sha256).
+    return suite_from_conf(
+        conf.encode("utf-8"), name=conf_suite_name(phase_slug), source=f"phase {phase_slug!r}"
+    ).suite
+
+
 def suite_for(suite_name: str, phase: Phase | None) -> evaluator.Suite:
-    """The suite a phase evaluates with: the registered one, fitted to the phase's context
-    window when it sets one. Workers, re-runs and rescoring all go through here, so they agree
-    on the suite's content hash."""
-    suite = evaluator.get_suite(suite_name)
+    """The suite a phase evaluates with: its conf file's (`suite_conf`, stored with the phase)
+    or the registered one, fitted to the phase's context window when it sets one. Workers,
+    re-runs and rescoring all go through here, so they agree on the suite's content hash."""
+    if (
+        phase is not None
+        and phase.suite_conf is not None
+        and suite_name == conf_suite_name(phase.slug)
+    ):
+        try:
+            suite = _conf_suite(phase.slug, phase.suite_conf)
+        except ConfError as exc:
+            # Validated at apply time; only a change of the evaluator can get here.
+            raise BrokenConfSuite(phase.slug, exc) from exc
+    else:
+        suite = evaluator.get_suite(suite_name)
     if phase is not None and phase.context_window:
         suite = suite.with_context_window(phase.context_window)
     return suite
 
 
-def _check_suite(phase_slug: str, suite_name: str, hidden: list[str]) -> None:
-    try:
-        suite = evaluator.get_suite(suite_name)
-    except evaluator.SuiteNotFound as exc:
-        raise BadRequest(f"phase {phase_slug!r}: {exc}") from exc
+def _check_suite(phase: PhaseConfig, confs: Mapping[str, str]) -> str | None:
+    """Whether the phase's suite exists (its conf builds) and has its hidden scenarios; the
+    conf's text for a conf phase."""
+    conf: str | None = None
+    if phase.suite_conf is not None:
+        conf = confs.get(phase.suite_conf)
+        if conf is None:
+            raise BadRequest(
+                f"phase {phase.slug!r}: suite_conf {phase.suite_conf!r} was not sent with the "
+                "competition file; `podium admin apply FILE.toml` reads it (relative to the "
+                "file) and sends its text in `suite_confs`"
+            )
+        if len(conf.encode("utf-8")) > MAX_SUITE_CONF_BYTES:
+            raise BadRequest(
+                f"phase {phase.slug!r}: suite_conf {phase.suite_conf!r} is larger than "
+                f"{MAX_SUITE_CONF_BYTES // 1024} KiB; a HELM conf file is a few kB"
+            )
+        try:
+            suite = suite_from_conf(
+                conf.encode("utf-8"),
+                name=conf_suite_name(phase.slug),
+                source=f"phase {phase.slug!r}, suite_conf {phase.suite_conf}",
+            ).suite
+        except ConfError as exc:
+            # The message starts with the source, so it names the phase, the file and the line.
+            raise BadRequest(str(exc)) from exc
+        suite_label = f"suite_conf {phase.suite_conf!r}"
+    else:
+        assert phase.suite is not None  # PhaseConfig requires one of the two
+        try:
+            suite = evaluator.get_suite(phase.suite)
+        except evaluator.SuiteNotFound as exc:
+            raise BadRequest(f"phase {phase.slug!r}: {exc}") from exc
+        suite_label = f"suite {phase.suite!r}"
     groups = set(suite.groups)
-    unknown = sorted(set(hidden) - groups)
+    unknown = sorted(set(phase.hidden_scenarios) - groups)
     if unknown:
         raise BadRequest(
-            f"phase {phase_slug!r}: hidden_scenarios {unknown} are not scenarios of suite "
-            f"{suite_name!r} (it has: {', '.join(sorted(groups))})"
+            f"phase {phase.slug!r}: hidden_scenarios {unknown} are not scenarios of "
+            f"{suite_label} (it has: {', '.join(sorted(groups))})"
         )
+    return conf
 
 
 def sandbox_overrides(config: dict[str, object]) -> dict[str, object]:
@@ -77,11 +151,13 @@ def sandbox_overrides(config: dict[str, object]) -> dict[str, object]:
     return out
 
 
-def apply_competition(session: Session, config: CompetitionConfig) -> ApplyReport:
+def apply_competition(
+    session: Session, config: CompetitionConfig, suite_confs: Mapping[str, str] | None = None
+) -> ApplyReport:
     """Create or update a competition from its file. Idempotent: applying the same file twice
-    changes nothing; tracks and phases are matched by slug."""
-    for phase_config in config.phases:
-        _check_suite(phase_config.slug, phase_config.suite, phase_config.hidden_scenarios)
+    changes nothing; tracks and phases are matched by slug. `suite_confs` holds the text of
+    each `suite_conf` file, by the path the file names (config.read_suite_confs)."""
+    confs = {pc.slug: _check_suite(pc, suite_confs or {}) for pc in config.phases}
     repo = CompetitionRepository(session)
     competition = repo.by_slug(config.slug)
     created = competition is None
@@ -105,7 +181,8 @@ def apply_competition(session: Session, config: CompetitionConfig) -> ApplyRepor
         phase = phases.pop(pc.slug, None) or Phase(competition_id=competition.id, slug=pc.slug)
         phase.title = pc.title or pc.slug
         phase.position = position
-        phase.suite_name = pc.suite
+        phase.suite_conf = confs[pc.slug]
+        phase.suite_name = pc.suite if pc.suite is not None else conf_suite_name(pc.slug)
         phase.hidden_scenarios = list(pc.hidden_scenarios)
         phase.opens_at, phase.closes_at = pc.opens_at, pc.closes_at
         phase.protocol, phase.port, phase.weight = pc.protocol, pc.port, pc.weight

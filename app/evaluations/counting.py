@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from app.submissions.models import RESCORE, Evaluation, EvaluationStatus
 
@@ -28,6 +28,27 @@ def current(session: Session, submission_id: str) -> Evaluation | None:
         .limit(1)
     )
     return session.scalars(stmt).first()
+
+
+BLOBS = (Evaluation.result, Evaluation.container_log, Evaluation.startup_log)
+"""The large columns: per-instance results and logs. Lists and boards never load them."""
+
+
+def current_for(session: Session, submission_ids: Sequence[str]) -> dict[str, Evaluation]:
+    """`current` for many submissions in one query, without the large columns (they load on
+    first access, one query each): what lists and the submission's own summary show."""
+    chosen: dict[str, Evaluation] = {}
+    if not submission_ids:
+        return chosen
+    stmt = (
+        select(Evaluation)
+        .where(Evaluation.submission_id.in_(submission_ids))
+        .options(*(defer(c) for c in BLOBS))
+        .order_by(Evaluation.created_at)
+    )
+    for evaluation in session.scalars(stmt):
+        chosen[evaluation.submission_id] = evaluation  # ordered, so the newest wins
+    return chosen
 
 
 def counted_for(session: Session, submission_ids: Sequence[str]) -> dict[str, Evaluation]:

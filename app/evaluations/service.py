@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.evaluations.lifecycle import ACTIVE, transition
 from app.kit.db import utcnow
+from app.leaderboard.rows import refresh_board_rows
 from app.notifications import notify_if_finished
 from app.queue import EVALUATE_TASK, TaskQueue, enqueue_after_commit
 from app.submissions import lifecycle as submission_lifecycle
@@ -141,6 +142,7 @@ def finish(
     if submission.status is S.evaluating:
         submission_lifecycle.transition(submission, S.scored)
         notify_if_finished(session, queue, submission)
+    refresh_board_rows(session, submission.id)
     return evaluation
 
 

@@ -11,108 +11,40 @@
 - A request that names nothing gets a board anyway (the README's first `curl` must work with
   several competitions): the competition most recently opened with a phase open now, its first
   track, its current phase. The answer says what was picked and lists the other boards.
+
+A request reads only the board read model (`app/leaderboard/rows.py`: the stored ranking of the
+board it names, computed when a row of it changed) and a cached snapshot of the competitions,
+never the evaluations: the CSV too.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from app.auth.models import Team
 from app.competitions.models import Competition, EntryRule, LeaderboardMode, Phase, Track
 from app.competitions.repository import CompetitionRepository, PhaseRepository, TrackRepository
 from app.competitions.service import is_open
-from app.evaluations import counting
 from app.kit.db import utcnow
 from app.kit.errors import NotFound
+from app.leaderboard import rows
+from app.leaderboard.rows import BoardRow
 from app.leaderboard.schemas import Leaderboard, LeaderboardEntry
-from app.submissions.models import Evaluation, Submission, SubmissionStatus
-from evaluator.scoring import Entry, Stage, rank_stages
 
 OVERALL = "overall"
 DEFAULT_BOARD = "default"
 """The board of submissions outside any competition. A competition with this slug shadows it."""
 
 
-@dataclass(frozen=True)
-class _Candidate:
-    team_id: str
-    team: str
-    submission: Submission
-    evaluation: Evaluation
-    scores: dict[str, float]
-
-    @property
-    def mean(self) -> float:
-        return sum(self.scores.values()) / len(self.scores) if self.scores else float("-inf")
-
-
-def _ranked_submissions() -> Select[Submission]:
-    return select(Submission).where(
-        Submission.status == SubmissionStatus.scored, Submission.disqualified_reason.is_(None)
-    )
-
-
 # Every competition has a track, so a submission without its phase or its track is on no
 # competition's board: the default board takes it.
-_OUTSIDE = or_(Submission.phase_id.is_(None), Submission.track_id.is_(None))
-
-
-def _candidates(
-    session: Session, phase_id: str | None, track_id: str | None, hidden: frozenset[str]
-) -> list[_Candidate]:
-    """`phase_id` None: the default board's submissions."""
-    stmt = _ranked_submissions()
-    if phase_id is None:
-        stmt = stmt.where(_OUTSIDE)
-    else:
-        stmt = stmt.where(Submission.phase_id == phase_id)
-        if track_id is not None:
-            stmt = stmt.where(Submission.track_id == track_id)
-    submissions = list(session.scalars(stmt))
-    evaluations = counting.counted_for(session, [s.id for s in submissions])
-    teams = {t.id: t.name for t in session.scalars(select(Team))}
-    out = []
-    for submission in submissions:
-        evaluation = evaluations.get(submission.id)
-        if evaluation is None or evaluation.scores is None:
-            continue
-        scores = {k: float(v) for k, v in evaluation.scores.items() if k not in hidden}
-        out.append(
-            _Candidate(
-                submission.team_id,
-                teams.get(submission.team_id, "?"),
-                submission,
-                evaluation,
-                scores,
-            )
-        )
-    return out
-
-
-def _pick(candidates: list[_Candidate], rule: EntryRule) -> list[_Candidate]:
-    """One per team (and each baseline on its own)."""
-    chosen: dict[str, _Candidate] = {}
-    for c in candidates:
-        key = f"baseline:{c.submission.id}" if c.submission.is_baseline else c.team_id
-        current = chosen.get(key)
-        if current is None:
-            chosen[key] = c
-        elif rule is EntryRule.latest:
-            if c.submission.created_at > current.submission.created_at:
-                chosen[key] = c
-        elif c.mean > current.mean:
-            chosen[key] = c
-    return list(chosen.values())
-
-
-def _entry_id(c: _Candidate) -> str:
-    return f"baseline:{c.submission.id}" if c.submission.is_baseline else c.team_id
+_OUTSIDE = or_(BoardRow.phase_id.is_(None), BoardRow.track_id.is_(None))
 
 
 @dataclass(frozen=True)
@@ -129,19 +61,66 @@ class _Choice:
     note: str | None
 
 
+@dataclass(frozen=True)
+class _Structure:
+    """The competitions, their tracks and phases (detached, read-only), as a board request
+    needs them: loaded once per `STRUCTURE_TTL_S`, not with every request."""
+
+    competitions: list[Competition]
+    tracks: dict[str, list[Track]]
+    phases: dict[str, list[Phase]]
+    hidden_anywhere: frozenset[str]
+    has_outside: bool
+    generation: int
+    loaded: float
+
+
+STRUCTURE_TTL_S = 2.0
+"""How long another process's edit of a competition (or a first submission outside any) may
+take to show on boards. This process's own edits show at once (`rows.generation`)."""
+
+_structure_cache: dict[str, _Structure] = {}
+"""Per database (tests use several in one process)."""
+
+
+def _structure(session: Session) -> _Structure:
+    now = time.monotonic()
+    database = str(session.get_bind().engine.url)
+    cached = _structure_cache.get(database)
+    if (
+        cached is not None
+        and cached.generation == rows.generation()
+        and now - cached.loaded < STRUCTURE_TTL_S
+    ):
+        return cached
+    rows.backfill_if_needed(session)
+    generation = rows.generation()
+    # Its own session: what it loads outlives the request, detached and fully loaded.
+    with Session(bind=session.get_bind(), expire_on_commit=False) as own:
+        competitions = list(CompetitionRepository(own).all_by_slug())
+        tracks = {c.id: list(TrackRepository(own).for_competition(c.id)) for c in competitions}
+        phases = {c.id: list(PhaseRepository(own).for_competition(c.id)) for c in competitions}
+        hidden = frozenset(n for p in own.scalars(select(Phase)) for n in p.hidden_scenarios)
+        outside = _has_outside(own)
+        own.expunge_all()
+    fresh = _Structure(competitions, tracks, phases, hidden, outside, generation, now)
+    _structure_cache[database] = fresh
+    return fresh
+
+
 def _has_outside(session: Session) -> bool:
-    stmt = _ranked_submissions().where(_OUTSIDE).limit(1)
+    stmt = select(BoardRow.submission_id).where(BoardRow.disqualified.is_(False), _OUTSIDE).limit(1)
     return session.scalars(stmt).first() is not None
 
 
 def _most_recently_opened(
-    session: Session, competitions: list[Competition], now: datetime
+    structure: _Structure, competitions: list[Competition], now: datetime
 ) -> Competition:
     """A phase open now beats one that has closed, which beats one still to come; among equals,
     the latest opened (or, with nothing started, the latest created) wins."""
 
     def key(competition: Competition) -> tuple[int, datetime]:
-        phases = PhaseRepository(session).for_competition(competition.id)
+        phases = structure.phases[competition.id]
         open_now = [p for p in phases if is_open(p, now)]
         started = [p for p in phases if p.opens_at is None or p.opens_at <= now]
         pool = open_now or started
@@ -163,24 +142,24 @@ def _resolve(
     session: Session, competition_slug: str | None, track_slug: str | None, phase_slug: str | None
 ) -> _Choice:
     now = utcnow()
-    repo = CompetitionRepository(session)
-    competitions = list(repo.all_by_slug())
+    structure = _structure(session)
+    competitions = structure.competitions
     slugs = [c.slug for c in competitions]
     boards = slugs + (
         [DEFAULT_BOARD]
-        if DEFAULT_BOARD not in slugs and (not competitions or _has_outside(session))
+        if DEFAULT_BOARD not in slugs and (not competitions or structure.has_outside)
         else []
     )
     picked: list[str] = []
     competition: Competition | None
     if competition_slug and competition_slug in slugs:
-        competition = repo.by_slug(competition_slug)
+        competition = next(c for c in competitions if c.slug == competition_slug)
     elif competition_slug == DEFAULT_BOARD or (not competition_slug and not competitions):
         competition = None
     elif competition_slug:
         raise NotFound(f"no competition {competition_slug!r}; the boards are: {', '.join(boards)}")
     else:
-        competition = _most_recently_opened(session, competitions, now)
+        competition = _most_recently_opened(structure, competitions, now)
         picked.append("competition")
     if competition is None:
         if not competitions:
@@ -194,8 +173,8 @@ def _resolve(
         note = _note(None, None, None, picked, boards)
         return _Choice(None, [], None, [], None, boards, picked, note)
 
-    tracks = list(TrackRepository(session).for_competition(competition.id))
-    phases = list(PhaseRepository(session).for_competition(competition.id))
+    tracks = list(structure.tracks[competition.id])
+    phases = list(structure.phases[competition.id])
     track = tracks[0] if tracks else None
     if track_slug:
         track = next((t for t in tracks if t.slug == track_slug), None)
@@ -250,6 +229,14 @@ def _note(
     return text
 
 
+BOARD_TTL_S = 1.0
+"""How long this process answers a board from memory before it looks at the stored view again.
+A change made by another process (a worker finishing an evaluation) shows within this; one made
+by this process (an admin action) shows at once (`rows.generation`)."""
+
+_answers: dict[tuple[object, ...], tuple[int, float, Leaderboard]] = {}
+
+
 def leaderboard(
     session: Session,
     *,
@@ -259,6 +246,36 @@ def leaderboard(
     show_hidden: bool = False,
     page: int = 1,
     per_page: int = 50,
+) -> Leaderboard:
+    key = (
+        str(session.get_bind().engine.url),
+        competition,
+        track,
+        phase,
+        show_hidden,
+        page,
+        per_page,
+    )
+    now = time.monotonic()
+    cached = _answers.get(key)
+    if cached is not None and cached[0] == rows.generation() and now - cached[1] < BOARD_TTL_S:
+        return cached[2].model_copy(deep=True)
+    generation = rows.generation()
+    board = _leaderboard(session, competition, track, phase, show_hidden, page, per_page)
+    if len(_answers) > 1024:
+        _answers.clear()  # many pages or misspelt boards: start over rather than grow
+    _answers[key] = (generation, now, board)
+    return board.model_copy(deep=True)
+
+
+def _leaderboard(
+    session: Session,
+    competition: str | None,
+    track: str | None,
+    phase: str | None,
+    show_hidden: bool,
+    page: int,
+    per_page: int,
 ) -> Leaderboard:
     choice = _resolve(session, competition, track, phase)
     comp, tracks, trk, phases, ph = (
@@ -282,48 +299,35 @@ def leaderboard(
         stage_phases = [ph]
         mode, rule = ph.leaderboard_mode, ph.entry_rule
 
-    stages: list[Stage] = []
-    picked_by_id: dict[str, _Candidate] = {}
-    scenarios: set[str] = set()
+    stages: list[rows.StageSpec] = []
     for stage_phase in stage_phases:
         if show_hidden:
             hidden: frozenset[str] = frozenset()
         elif stage_phase is None:
             # The default board also holds submissions whose phase was removed: any scenario a
             # phase hides stays hidden here too.
-            hidden = _hidden_anywhere(session)
+            hidden = _structure(session).hidden_anywhere
         else:
             hidden = frozenset(stage_phase.hidden_scenarios)
-        picked = _pick(
-            _candidates(
-                session, stage_phase.id if stage_phase else None, trk.id if trk else None, hidden
-            ),
-            stage_phase.entry_rule if stage_phase else rule,
-        )
-        for c in picked:
-            picked_by_id.setdefault(_entry_id(c), c)
-            scenarios.update(c.scores)
         stages.append(
-            Stage(
+            rows.StageSpec(
+                phase_id=stage_phase.id if stage_phase else None,
                 name=stage_phase.slug if stage_phase else "main",
                 weight=stage_phase.weight if stage_phase else 1.0,
-                entries=[
-                    Entry(_entry_id(c), dict(c.scores), c.submission.is_baseline) for c in picked
-                ],
+                entry_rule=(stage_phase.entry_rule if stage_phase else rule).value,
+                hidden=tuple(sorted(hidden)),
             )
         )
-    teams_only = rank_stages(stages, mode.value, include_baselines=False)
-    with_baselines = rank_stages(stages, mode.value, include_baselines=True)
-    baseline_scores = {e.id: e for e in with_baselines.entries if e.id.startswith("baseline:")}
-
-    rows: list[LeaderboardEntry] = []
-    for ranked in teams_only.entries:
-        rows.append(_row(picked_by_id[ranked.id], ranked.rank, ranked.score))
-    # Ties share a rank; within one, teams are listed by name (ids mean nothing to people).
-    rows.sort(key=lambda r: (r.rank, r.team))
-    for entry_id, ranked in baseline_scores.items():
-        rows.append(_row(picked_by_id[entry_id], None, ranked.score))
-    total = len(rows)
+    track_id = trk.id if trk else None
+    spec = rows.BoardSpec(
+        key=rows.board_key(comp.id if comp else None, track_id, ph.id if ph else None, show_hidden),
+        track_id=track_id,
+        mode=mode.value,
+        stages=tuple(stages),
+    )
+    stored = rows.view(session, spec)
+    entries = stored.entries
+    total = len(entries)
     start = (page - 1) * per_page
     return Leaderboard(
         competition=comp.slug if comp else DEFAULT_BOARD,
@@ -334,31 +338,13 @@ def leaderboard(
         note=choice.note,
         mode=mode.value,
         entry_rule=rule.value,
-        scenarios=sorted(scenarios),
+        scenarios=list(stored.scenarios),
         tracks=[t.slug for t in tracks],
         phases=[p.slug for p in phases] + ([OVERALL] if len(phases) > 1 else []),
         total=total,
         page=page,
         per_page=per_page,
-        entries=rows[start : start + per_page],
-    )
-
-
-def _hidden_anywhere(session: Session) -> frozenset[str]:
-    return frozenset(name for p in session.scalars(select(Phase)) for name in p.hidden_scenarios)
-
-
-def _row(c: _Candidate, rank: int | None, score: float | None) -> LeaderboardEntry:
-    efficiency = c.evaluation.efficiency or {}
-    return LeaderboardEntry(
-        rank=rank,
-        team=c.team,
-        submission_id=c.submission.id,
-        overall=score,
-        scores=dict(c.scores),
-        is_baseline=c.submission.is_baseline,
-        latency_p50_s=efficiency.get("latency_p50_s"),
-        tokens_per_s=efficiency.get("generated_tokens_per_s"),
+        entries=[LeaderboardEntry(**e) for e in entries[start : start + per_page]],
     )
 
 

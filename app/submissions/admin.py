@@ -15,6 +15,7 @@ from app.evaluations import counting
 from app.evaluations import service as evaluations
 from app.kit.db import utcnow
 from app.kit.errors import Conflict, NotFound
+from app.leaderboard.rows import refresh_board_rows
 from app.notifications import notify_if_finished
 from app.queue import BUILD_TASK, TaskQueue, enqueue_after_commit
 from app.scenario_data import scenario_source
@@ -84,6 +85,7 @@ def rerun(
         submission.build_attempts = 0
         enqueue_after_commit(session, queue, BUILD_TASK, submission.id)
         record(session, actor, "rerun", "submission", submission_id, rebuild=True)
+        refresh_board_rows(session, submission_id)
         return submission
     name = suite_name or last.suite_name
     phase = session.get(Phase, submission.phase_id) if submission.phase_id else None
@@ -112,6 +114,7 @@ def rerun(
         suite_hash=suite.content_hash,
         fresh=fresh,
     )
+    refresh_board_rows(session, submission_id)
     return submission
 
 
@@ -183,6 +186,7 @@ def rescore(
         evaluator_version=result.evaluator_version,
         scores=dict(result.scores),
     )
+    refresh_board_rows(session, submission_id)
     return evaluation
 
 
@@ -192,6 +196,7 @@ def set_baseline(
     submission = _get(session, submission_id)
     submission.is_baseline = baseline
     record(session, actor, "baseline", "submission", submission_id, baseline=baseline)
+    refresh_board_rows(session, submission_id)
     return submission
 
 
@@ -203,4 +208,5 @@ def disqualify(
     submission = _get(session, submission_id)
     submission.disqualified_reason = reason.strip() if reason and reason.strip() else None
     record(session, actor, "disqualify", "submission", submission_id, reason=reason)
+    refresh_board_rows(session, submission_id)
     return submission

@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
 from app.kit.repository import Repository
 from app.submissions.models import Evaluation, Submission, SubmissionStatus
@@ -11,16 +12,24 @@ from app.submissions.models import Evaluation, Submission, SubmissionStatus
 class SubmissionRepository(Repository[Submission]):
     model = Submission
 
+    # The lists: the build log (up to megabytes) loads only where it is read, one at a time.
     def for_team(self, team_id: str) -> Sequence[Submission]:
         stmt = (
             select(Submission)
             .where(Submission.team_id == team_id)
+            .options(defer(Submission.build_log))
             .order_by(Submission.created_at.desc())
         )
         return self.all(stmt)
 
     def all_newest_first(self, limit: int = 100, offset: int = 0) -> Sequence[Submission]:
-        stmt = select(Submission).order_by(Submission.created_at.desc()).limit(limit).offset(offset)
+        stmt = (
+            select(Submission)
+            .options(defer(Submission.build_log))
+            .order_by(Submission.created_at.desc())
+            .limit(limit)
+            .offset(offset)
+        )
         return self.all(stmt)
 
     def scored(self) -> Sequence[Submission]:

@@ -28,7 +28,7 @@ from app.submissions.schemas import (
 )
 from app.submissions.storage import Storage
 from app.submissions.upload import receive_multipart
-from app.submissions.views import read_model
+from app.submissions.views import read_model, read_models
 from app.uploads.disk import StreamingSpace
 
 router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"])
@@ -65,8 +65,9 @@ async def create_submission(
 
 @router.get("", response_model=SubmissionList)
 def list_submissions(principal: CurrentPrincipal, session: SessionDep) -> SubmissionList:
-    items = [read_model(session, principal, s) for s in service.list_visible(session, principal)]
-    return SubmissionList(items=items)
+    return SubmissionList(
+        items=read_models(session, principal, service.list_visible(session, principal))
+    )
 
 
 @router.get("/{submission_id}", response_model=SubmissionRead)

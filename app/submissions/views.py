@@ -8,6 +8,8 @@ organizers see all of it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.orm import Session
 
 from app.auth.models import Team
@@ -41,16 +43,31 @@ def where(session: Session, submission: Submission) -> tuple[str | None, str | N
 
 
 def read_model(session: Session, principal: Principal, submission: Submission) -> SubmissionRead:
-    team = session.get(Team, submission.team_id)
-    evaluation = counting.current(session, submission.id)
-    return SubmissionRead.build(
-        submission,
-        team.name if team else "?",
-        evaluation,
-        hidden=hidden_scenarios(session, submission),
-        show_hidden=principal.can_read_everything,
-        where=where(session, submission),
-    )
+    return read_models(session, principal, [submission])[0]
+
+
+def read_models(
+    session: Session, principal: Principal, submissions: Sequence[Submission]
+) -> list[SubmissionRead]:
+    """The summaries of `submissions`, in their order: a fixed number of queries however many
+    there are, and never the per-instance results or logs (`counting.BLOBS`)."""
+    evaluations = counting.current_for(session, [s.id for s in submissions])
+    # `session.get` answers from the identity map after the first load: each team, phase,
+    # track and competition is read once per request.
+    out = []
+    for submission in submissions:
+        team = session.get(Team, submission.team_id)
+        out.append(
+            SubmissionRead.build(
+                submission,
+                team.name if team else "?",
+                evaluations.get(submission.id),
+                hidden=hidden_scenarios(session, submission),
+                show_hidden=principal.can_read_everything,
+                where=where(session, submission),
+            )
+        )
+    return out
 
 
 def container_log(

@@ -16,7 +16,7 @@ from app.leaderboard.schemas import Leaderboard
 from app.submissions import service as submission_service
 from app.submissions.models import SubmissionStatus
 from app.submissions.schemas import SubmissionRead
-from app.submissions.views import container_log, read_model
+from app.submissions.views import container_log, read_model, read_models
 from app.web.chart import TOP, BarChart, bar_chart
 from app.web.render import tail
 
@@ -205,10 +205,7 @@ def to_csv(board: Leaderboard) -> str:
 
 
 def submission_list(session: Session, principal: Principal) -> list[SubmissionRead]:
-    return [
-        read_model(session, principal, s)
-        for s in submission_service.list_visible(session, principal)
-    ]
+    return read_models(session, principal, submission_service.list_visible(session, principal))
 
 
 @dataclass(frozen=True)

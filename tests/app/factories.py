@@ -11,6 +11,7 @@ from app.competitions.models import Phase, Track
 from app.competitions.service import apply_competition
 from app.config import Settings
 from app.kit.db import session_scope, utcnow
+from app.leaderboard.rows import refresh_board_rows
 from app.submissions.models import Evaluation, EvaluationStatus, Submission, SubmissionStatus
 
 
@@ -78,4 +79,5 @@ def scored(
                     created_at=created_at or utcnow(),
                 )
             )
+        refresh_board_rows(session, sub.id)
         return sub.id

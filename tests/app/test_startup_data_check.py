@@ -167,3 +167,28 @@ def test_podium_up_refuses_to_start_without_a_data_file(tmp_path: Path) -> None:
     assert f"{ABSENT}: missing" in err
     # Refused before the one-time admin token was made and shown.
     assert "Admin token" not in out
+
+
+def test_a_conf_phase_has_its_files_checked(settings: Settings, tmp_path: Path) -> None:
+    from app.competitions.config import CompetitionConfig
+    from app.competitions.service import apply_competition
+    from app.kit.db import session_scope
+
+    conf = 'entries: [\n  {description: "gsm:max_eval_instances=3", priority: 1}\n]\n'
+    config = CompetitionConfig.model_validate(
+        {
+            "slug": "helm",
+            "tracks": [{"slug": "main"}],
+            "phases": [{"slug": "open", "suite_conf": "mini.conf"}],
+        }
+    )
+    with session_scope(settings.database_url) as session:
+        apply_competition(session, config, {"mini.conf": conf})
+    # Only the smoke suite's files: GSM8K's are missing.
+    settings = settings.model_copy(update={"scenario_data": _copy("smoke", tmp_path / "smoke")})
+    suites, notes = suites_in_use(settings)
+    assert notes == []
+    assert suites["conf:helm/open"] == ["phase helm/open"]
+    report = check_scenario_data(settings, suites)
+    assert not report.notes or all("unknown suite" not in n for n in report.notes)
+    assert {p.path for p in report.problems} >= {"gsm8k/train.jsonl", "gsm8k/test.jsonl"}

@@ -13,6 +13,7 @@ from app.auth.models import Role
 from app.auth.service import create_team, create_token
 from app.config import Settings
 from app.kit.db import session_scope, utcnow
+from app.leaderboard.rows import refresh_board_rows
 from app.main import create_app
 from app.queue import RecordingQueue
 from app.submissions.models import (
@@ -138,6 +139,7 @@ def finish(settings: Settings, submission_id: str, scores: dict[str, float]) -> 
         submission = session.get(Submission, submission_id)
         assert submission is not None
         submission.status = SubmissionStatus.scored
+        refresh_board_rows(session, submission_id)
 
 
 def progress(settings: Settings, submission_id: str, done: int) -> None:
