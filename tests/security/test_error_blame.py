@@ -213,8 +213,9 @@ def test_server_exiting_at_once_is_never_blamed_on_the_worker(
             make_spec(BASE_IMAGE, command=["python3", "-c", QUICK_EXIT.format(delay=delay)])
         )
         try:
-            # Aim at the moment of exit: the start itself takes about as long as the delay.
-            time.sleep((i % 5) * 0.05)
+            # Aim around the moment of exit (the start itself takes about as long as the
+            # delay), and well past it, so that both sides of the race are met on a busy host.
+            time.sleep((0, 0.05, 0.1, 0.15, 2.0)[i % 5])
             try:
                 with runtime.endpoint(cid, 80):
                     outcomes.append("entered")
