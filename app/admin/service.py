@@ -7,10 +7,8 @@ from __future__ import annotations
 import csv
 import io
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from app.admin.repository import MemberRepository, TeamRepository, TokenRepository
@@ -31,7 +29,7 @@ from app.auth import service as auth_service
 from app.auth.models import ApiToken, Role, Team, TeamMember
 from app.auth.service import Principal, hash_token
 from app.competitions import service as competition_service
-from app.competitions.config import CompetitionConfig
+from app.competitions.config import CompetitionConfig, CompetitionFileError, parse_competition_text
 from app.competitions.schemas import CompetitionList
 from app.kit.db import utcnow
 from app.kit.errors import BadRequest, Conflict, NotFound, Unprocessable
@@ -387,17 +385,9 @@ def bootstrap_admin(session: Session, label: str = "bootstrap") -> NewToken:
 # Competitions -------------------------------------------------------------------------------
 def parse_competition(text: str, source: str) -> CompetitionConfig:
     try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise Unprocessable(f"{source}: not valid TOML ({exc})") from exc
-    try:
-        return CompetitionConfig.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise Unprocessable(f"{source}: {problems}") from exc
+        return parse_competition_text(text, source)
+    except CompetitionFileError as exc:
+        raise Unprocessable(str(exc)) from exc
 
 
 def apply_competition(

@@ -175,11 +175,18 @@ def read_suite_confs(text: str, toml_path: Path) -> dict[str, str]:
 
 def load_competition_file(path: Path) -> CompetitionConfig:
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise CompetitionFileError(f"{path}: no such file") from exc
+    return parse_competition_text(text, str(path))
+
+
+def parse_competition_text(text: str, source: str) -> CompetitionConfig:
+    """A competition file's text, checked; CompetitionFileError names `source` and each problem."""
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise CompetitionFileError(f"{path}: not valid TOML ({exc})") from exc
+        raise CompetitionFileError(f"{source}: not valid TOML ({exc})") from exc
     try:
         return CompetitionConfig.model_validate(raw)
     except ValidationError as exc:
@@ -187,4 +194,4 @@ def load_competition_file(path: Path) -> CompetitionConfig:
             f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
             for err in exc.errors()
         )
-        raise CompetitionFileError(f"{path}: {problems}") from exc
+        raise CompetitionFileError(f"{source}: {problems}") from exc
