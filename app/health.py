@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import exc as sa_exc
@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app import presence
 from app.config import Settings
 from app.kit.db import get_engine
+from app.kit.routing import api_router
 from app.queue import BUILD_QUEUE, EVALUATE_QUEUE
 
 log = logging.getLogger(__name__)
@@ -192,7 +193,7 @@ async def readiness(settings: Settings) -> Readiness:
     return Readiness(status="ready" if ready else "unready", components=components)
 
 
-router = APIRouter(tags=["health"])
+router = api_router(tags=["health"])
 
 
 class Health(BaseModel):

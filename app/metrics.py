@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import HTTPException, Request
 from fastapi.responses import Response
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import (
@@ -41,6 +41,7 @@ from app import health, presence
 from app.auth.service import authenticate
 from app.config import Settings
 from app.kit.db import session_scope, utcnow
+from app.kit.routing import api_router
 from app.submissions.models import (
     RESCORE,
     Evaluation,
@@ -291,7 +292,7 @@ def _allowed(request: Request, settings: Settings) -> None:
         raise HTTPException(403, "/metrics is for organizers and admins (or PODIUM_METRICS_TOKEN)")
 
 
-router = APIRouter(tags=["health"])
+router = api_router(tags=["health"])
 
 
 @router.get(PATH, response_class=Response, responses={200: {"content": {CONTENT_TYPE: {}}}})

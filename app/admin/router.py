@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from app.admin import service
 from app.admin.schemas import (
@@ -22,8 +22,9 @@ from app.admin.schemas import (
 )
 from app.competitions.schemas import CompetitionList
 from app.kit.deps import CurrentAdmin, SessionDep
+from app.kit.routing import api_router
 
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+router = api_router(prefix="/api/v1/admin", tags=["admin"])
 
 
 @router.get("/teams", response_model=TeamList)

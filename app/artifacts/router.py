@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import re
 
-from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from app.artifacts.tar_stream import tar_directory
 from app.kit.deps import CurrentWorker, SettingsDep
 from app.kit.errors import NotFound
+from app.kit.routing import api_router
 from app.submissions.storage import Storage
 
-router = APIRouter(prefix="/api/v1/artifacts", tags=["artifacts"])
+router = api_router(prefix="/api/v1/artifacts", tags=["artifacts"])
 
 _ID = re.compile(r"^[0-9a-f]{32}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")

@@ -3,14 +3,13 @@ or admin's token."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from app.auth.service import Principal
 from app.competitions import service
 from app.competitions.schemas import CompetitionList, CompetitionRead
 from app.kit.deps import OptionalPrincipal, SessionDep
+from app.kit.routing import api_router
 
-router = APIRouter(prefix="/api/v1/competitions", tags=["competitions"])
+router = api_router(prefix="/api/v1/competitions", tags=["competitions"])
 
 
 def _shows_hidden(principal: Principal | None) -> bool:

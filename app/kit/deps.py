@@ -1,4 +1,12 @@
-"""FastAPI dependencies, as aliases so handlers read like prose."""
+"""FastAPI dependencies, as aliases so handlers read like prose.
+
+Only `get_session` and the token lookup run in the thread pool; the rest are plain `async`
+functions (a sync dependency costs a thread-pool hop each). The token is looked up in its own
+short unit of work, not the request's session: a request that held a database connection while
+it waited for a thread for its handler could wait forever once every thread was taken by
+requests waiting for a connection (a pool of 15 connections, 40 threads). Now a connection is
+held only inside one hop (and the session's exit, which FastAPI runs outside the thread limit).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +15,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.auth.models import Role
 from app.auth.service import Principal, authenticate
@@ -15,7 +24,7 @@ from app.kit.db import session_scope
 from app.queue import TaskQueue
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -34,7 +43,13 @@ def get_session(settings: SettingsDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def _authenticated(request: Request, session: SessionDep) -> Principal:
+def lookup_token(database_url: str, token: str) -> Principal | None:
+    """Who `token` is, in a unit of work of its own (see the module's note)."""
+    with session_scope(database_url) as session:
+        return authenticate(session, token)
+
+
+async def _authenticated(request: Request, settings: SettingsDep) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -44,7 +59,7 @@ def _authenticated(request: Request, session: SessionDep) -> Principal:
             "(tokens come from `podium admin create-team`)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    principal = authenticate(session, token.strip())
+    principal = await run_in_threadpool(lookup_token, settings.database_url, token.strip())
     if principal is None:
         raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
     return principal
@@ -53,7 +68,7 @@ def _authenticated(request: Request, session: SessionDep) -> Principal:
 AnyToken = Annotated[Principal, Depends(_authenticated)]
 
 
-def get_principal(principal: AnyToken) -> Principal:
+async def get_principal(principal: AnyToken) -> Principal:
     """A team, organizer or admin. Worker tokens only fetch artifacts."""
     if principal.role is Role.worker:
         raise HTTPException(403, "a worker token can only fetch build contexts and weights")
@@ -63,18 +78,18 @@ def get_principal(principal: AnyToken) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def get_optional_principal(request: Request, session: SessionDep) -> Principal | None:
+async def get_optional_principal(request: Request, settings: SettingsDep) -> Principal | None:
     """The caller if a valid token was sent, else None (public pages and the leaderboard)."""
     if not request.headers.get("authorization"):
         return None
-    principal = _authenticated(request, session)
+    principal = await _authenticated(request, settings)
     return None if principal.role is Role.worker else principal
 
 
 OptionalPrincipal = Annotated[Principal | None, Depends(get_optional_principal)]
 
 
-def get_organizer(principal: CurrentPrincipal) -> Principal:
+async def get_organizer(principal: CurrentPrincipal) -> Principal:
     if not principal.can_read_everything:
         raise HTTPException(403, "this needs an organizer or admin token")
     return principal
@@ -83,7 +98,7 @@ def get_organizer(principal: CurrentPrincipal) -> Principal:
 CurrentOrganizer = Annotated[Principal, Depends(get_organizer)]
 
 
-def get_admin(principal: CurrentPrincipal) -> Principal:
+async def get_admin(principal: CurrentPrincipal) -> Principal:
     if principal.role is not Role.admin:
         raise HTTPException(403, "this needs an admin token")
     return principal
@@ -92,7 +107,7 @@ def get_admin(principal: CurrentPrincipal) -> Principal:
 CurrentAdmin = Annotated[Principal, Depends(get_admin)]
 
 
-def get_worker(principal: AnyToken) -> Principal:
+async def get_worker(principal: AnyToken) -> Principal:
     if principal.role not in (Role.worker, Role.admin):
         raise HTTPException(403, "this needs a worker token")
     return principal
@@ -101,7 +116,7 @@ def get_worker(principal: AnyToken) -> Principal:
 CurrentWorker = Annotated[Principal, Depends(get_worker)]
 
 
-def get_team_principal(principal: CurrentPrincipal) -> Principal:
+async def get_team_principal(principal: CurrentPrincipal) -> Principal:
     if principal.team_id is None:
         raise HTTPException(403, "only a team token can submit; use the token of the team")
     return principal
@@ -110,7 +125,7 @@ def get_team_principal(principal: CurrentPrincipal) -> Principal:
 CurrentTeam = Annotated[Principal, Depends(get_team_principal)]
 
 
-def get_queue(request: Request) -> TaskQueue:
+async def get_queue(request: Request) -> TaskQueue:
     queue: TaskQueue = request.app.state.queue
     return queue
 

@@ -2,18 +2,23 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
-from app.kit.deps import OptionalPrincipal, SessionDep
+from app.kit.deps import OptionalPrincipal, SettingsDep
+from app.kit.routing import api_router
 from app.leaderboard import service
 from app.leaderboard.schemas import Leaderboard
 
-router = APIRouter(prefix="/api/v1/leaderboard", tags=["leaderboard"])
+router = api_router(prefix="/api/v1/leaderboard", tags=["leaderboard"])
 
 
-@router.get("", response_model=Leaderboard)
-def get_leaderboard(
-    session: SessionDep,
+@router.get(
+    "",
+    response_model=Leaderboard,
+    responses={200: {"content": {"text/csv": {}}, "description": "The board (JSON or CSV)"}},
+)
+async def get_leaderboard(
+    settings: SettingsDep,
     principal: OptionalPrincipal,
     competition: str | None = None,
     track: str | None = None,
@@ -21,10 +26,12 @@ def get_leaderboard(
     page: int = Query(1, ge=1),
     per_page: int = Query(50, ge=1, le=500),
     format: Literal["json", "csv"] = "json",
-) -> Leaderboard | Response:
-    """Public. Hidden scenarios are shown to organizers only. `format=csv` exports the page."""
-    board = service.leaderboard(
-        session,
+) -> Response:
+    """Public. Hidden scenarios are shown to organizers only. `format=csv` exports the page.
+
+    A board read by many is answered from memory (rendered once per change or `BOARD_TTL_S`),
+    without a thread or a database connection; see `service.answer_body`."""
+    query = service.BoardQuery(
         competition=competition,
         track=track,
         phase=phase,
@@ -32,10 +39,11 @@ def get_leaderboard(
         page=page,
         per_page=per_page,
     )
+    body = await service.answer_body(settings.database_url, query, format)
     if format == "csv":
         return Response(
-            service.to_csv(board),
+            body,
             media_type="text/csv",
             headers={"Content-Disposition": 'attachment; filename="leaderboard.csv"'},
         )
-    return board
+    return Response(body, media_type="application/json")

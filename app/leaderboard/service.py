@@ -19,6 +19,7 @@ never the evaluations: the CSV too.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import time
@@ -27,11 +28,12 @@ from datetime import datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.competitions.models import Competition, EntryRule, LeaderboardMode, Phase, Track
 from app.competitions.repository import CompetitionRepository, PhaseRepository, TrackRepository
 from app.competitions.service import is_open
-from app.kit.db import utcnow
+from app.kit.db import get_engine, session_scope, utcnow
 from app.kit.errors import NotFound
 from app.leaderboard import rows
 from app.leaderboard.rows import BoardRow
@@ -95,8 +97,10 @@ def _structure(session: Session) -> _Structure:
         return cached
     rows.backfill_if_needed(session)
     generation = rows.generation()
-    # Its own session: what it loads outlives the request, detached and fully loaded.
-    with Session(bind=session.get_bind(), expire_on_commit=False) as own:
+    # Its own session, so that what it loads outlives the request, detached and fully loaded;
+    # on the request's connection, not a second one: a thread that held one connection while
+    # it waited for another could wait forever once the pool was taken by threads doing so.
+    with Session(bind=session.connection(), expire_on_commit=False) as own:
         competitions = list(CompetitionRepository(own).all_by_slug())
         tracks = {c.id: list(TrackRepository(own).for_competition(c.id)) for c in competitions}
         phases = {c.id: list(PhaseRepository(own).for_competition(c.id)) for c in competitions}
@@ -234,7 +238,29 @@ BOARD_TTL_S = 1.0
 A change made by another process (a worker finishing an evaluation) shows within this; one made
 by this process (an admin action) shows at once (`rows.generation`)."""
 
-_answers: dict[tuple[object, ...], tuple[int, float, Leaderboard]] = {}
+
+@dataclass(frozen=True)
+class BoardQuery:
+    """What a board request names: the key of its cached answer."""
+
+    competition: str | None = None
+    track: str | None = None
+    phase: str | None = None
+    show_hidden: bool = False
+    page: int = 1
+    per_page: int = 50
+
+
+@dataclass
+class _Answer:
+    generation: int
+    loaded: float
+    board: Leaderboard
+    rendered: dict[str, bytes]
+    """format -> the response body, rendered on first use."""
+
+
+_answers: dict[tuple[str, BoardQuery], _Answer] = {}
 
 
 def leaderboard(
@@ -247,25 +273,93 @@ def leaderboard(
     page: int = 1,
     per_page: int = 50,
 ) -> Leaderboard:
-    key = (
-        str(session.get_bind().engine.url),
-        competition,
-        track,
-        phase,
-        show_hidden,
-        page,
-        per_page,
+    query = BoardQuery(competition, track, phase, show_hidden, page, per_page)
+    return _answer(session, query).board.model_copy(deep=True)
+
+
+def _answer(session: Session, query: BoardQuery) -> _Answer:
+    key = (str(session.get_bind().engine.url), query)
+    cached = _fresh(key)
+    if cached is not None:
+        return cached
+    generation, now = rows.generation(), time.monotonic()
+    board = _leaderboard(
+        session,
+        query.competition,
+        query.track,
+        query.phase,
+        query.show_hidden,
+        query.page,
+        query.per_page,
     )
-    now = time.monotonic()
-    cached = _answers.get(key)
-    if cached is not None and cached[0] == rows.generation() and now - cached[1] < BOARD_TTL_S:
-        return cached[2].model_copy(deep=True)
-    generation = rows.generation()
-    board = _leaderboard(session, competition, track, phase, show_hidden, page, per_page)
     if len(_answers) > 1024:
         _answers.clear()  # many pages or misspelt boards: start over rather than grow
-    _answers[key] = (generation, now, board)
-    return board.model_copy(deep=True)
+    answer = _answers[key] = _Answer(generation, now, board, {})
+    return answer
+
+
+def _fresh(key: tuple[str, BoardQuery]) -> _Answer | None:
+    cached = _answers.get(key)
+    if (
+        cached is not None
+        and cached.generation == rows.generation()
+        and time.monotonic() - cached.loaded < BOARD_TTL_S
+    ):
+        return cached
+    return None
+
+
+FORMATS = {"json": "application/json", "csv": "text/csv"}
+
+
+def _render(answer: _Answer, format: str) -> bytes:
+    body = answer.rendered.get(format)
+    if body is None:
+        body = (
+            answer.board.model_dump_json().encode()
+            if format == "json"
+            else to_csv(answer.board).encode()
+        )
+        answer.rendered[format] = body
+    return body
+
+
+def cached_body(database_url: str, query: BoardQuery, format: str) -> bytes | None:
+    """The answer's body from memory, or None: no database, no thread (the hot path)."""
+    answer = _fresh((str(get_engine(database_url).url), query))
+    return _render(answer, format) if answer is not None else None
+
+
+def body(database_url: str, query: BoardQuery, format: str) -> bytes:
+    """The answer's body, read from the board view (and cached) if not in memory."""
+    with session_scope(database_url) as session:
+        return _render(_answer(session, query), format)
+
+
+_inflight: dict[tuple[str, BoardQuery, str], asyncio.Task[bytes]] = {}
+
+
+async def answer_body(database_url: str, query: BoardQuery, format: str) -> bytes:
+    """`body`, once per key at a time: when a cached answer expires under a crowd, one thread
+    reads the view again and every request for it waits for that answer, instead of each
+    taking a thread and a database connection for the same work. A caller that goes away
+    does not cancel the read the others wait for."""
+    hit = cached_body(database_url, query, format)
+    if hit is not None:
+        return hit
+    key = (database_url, query, format)
+    task = _inflight.get(key)
+    if task is None:
+        task = asyncio.ensure_future(run_in_threadpool(body, database_url, query, format))
+        _inflight[key] = task
+        task.add_done_callback(lambda done: _done(key, done))
+    return await asyncio.shield(task)
+
+
+def _done(key: tuple[str, BoardQuery, str], task: asyncio.Task[bytes]) -> None:
+    _inflight.pop(key, None)
+    if not task.cancelled():
+        task.exception()  # retrieved: its waiters got it; none left is no warning either
 
 
 def _leaderboard(

@@ -1,8 +1,15 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from fastapi import Request
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from app.auth.service import Principal
+from app.config import Settings
 from app.kit.body_limit import StreamingRoute
 from app.kit.db import utcnow
 from app.kit.deps import (
@@ -14,6 +21,8 @@ from app.kit.deps import (
     SessionDep,
     SettingsDep,
 )
+from app.kit.routing import api_router
+from app.queue import TaskQueue
 from app.submissions import admin, service, views
 from app.submissions.repository import EvaluationRepository
 from app.submissions.schemas import (
@@ -27,11 +36,13 @@ from app.submissions.schemas import (
     SubmissionRead,
 )
 from app.submissions.storage import Storage
-from app.submissions.upload import receive_multipart
+from app.submissions.upload import ReceivedForm, receive_multipart
 from app.submissions.views import read_model, read_models
 from app.uploads.disk import StreamingSpace
 
-router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"])
+_T = TypeVar("_T")
+
+router = api_router(prefix="/api/v1/submissions", tags=["submissions"])
 STREAMED_BODY = StreamingRoute("POST", "/api/v1/submissions")
 """`create_submission` streams its multipart body to disk: exempt from the small-body cap
 (app/kit/body_limit.py). Its token is checked by `CurrentTeam` before the handler reads a byte."""
@@ -47,7 +58,9 @@ async def create_submission(
 ) -> SubmissionRead:
     """Upload a build context (`context`) and optional `weights`; the build is queued."""
     query = {k: request.query_params.get(k) for k in ("competition", "track", "phase")}
-    await run_in_threadpool(service.precheck, session, team, utcnow(), query)
+    # Each hop ends its transaction: no connection is held while the body streams in, or while
+    # the next hop waits for a thread (app/kit/routing.py).
+    await run_in_threadpool(_in_unit, session, service.precheck, session, team, utcnow(), query)
     with Storage(settings.data_dir).staging() as staging:
         form = await receive_multipart(
             request.headers.get("content-type", ""),
@@ -57,10 +70,28 @@ async def create_submission(
             max_bytes=settings.max_upload_bytes,
             disk=StreamingSpace(settings, request.headers.get("content-length")),
         )
-        submission = await run_in_threadpool(
-            service.create_submission, session, settings, queue, team, form, staging
+        return await run_in_threadpool(
+            _in_unit, session, _create, session, settings, queue, team, form, staging
         )
-    return await run_in_threadpool(read_model, session, team, submission)
+
+
+def _create(
+    session: Session,
+    settings: Settings,
+    queue: TaskQueue,
+    team: Principal,
+    form: ReceivedForm,
+    staging: Path,
+) -> SubmissionRead:
+    submission = service.create_submission(session, settings, queue, team, form, staging)
+    return read_model(session, team, submission)
+
+
+def _in_unit(session: Session, work: Callable[..., _T], *args: Any) -> _T:
+    """`work(*args)`, then commit, in one thread: its connection is back in the pool after."""
+    result = work(*args)
+    session.commit()
+    return result
 
 
 @router.get("", response_model=SubmissionList)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Request, Response
+from fastapi import Body, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
@@ -20,6 +20,7 @@ from app.auth.service import Principal
 from app.kit.body_limit import StreamingRoute
 from app.kit.deps import CurrentTeam, SessionDep, SettingsDep
 from app.kit.errors import BadRequest, PodiumError
+from app.kit.routing import api_router
 from app.uploads import service
 from app.uploads.schemas import (
     OffsetConflictBody,
@@ -39,10 +40,9 @@ class UnsupportedMediaType(PodiumError):
     status_code = 415
 
 
-def get_upload_team(team: CurrentTeam, session: SessionDep) -> Principal:
-    # The token is checked; a chunk then streams for seconds or minutes and needs no database.
-    # Hand the pooled connection back now instead of holding it idle in a transaction meanwhile.
-    session.close()
+async def get_upload_team(team: CurrentTeam) -> Principal:
+    # The token was checked in a unit of work of its own (app/kit/deps.py): a chunk then
+    # streams for seconds or minutes and holds no database connection meanwhile.
     return team
 
 
@@ -68,7 +68,7 @@ _CONFLICT: dict[int | str, dict[str, Any]] = {
     507: {"model": OffsetConflictBody, "description": "Disk full: resume from `offset` later"},
 }
 
-router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"])
+router = api_router(prefix="/api/v1/uploads", tags=["uploads"])
 STREAMED_BODY = StreamingRoute("PATCH", "/api/v1/uploads/{upload_id}")
 """`write_chunk` streams its body to disk: exempt from the small-body cap (app/kit/body_limit.py).
 Its token is checked by `UploadTeam` before the handler reads a byte."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from app.admin import service
@@ -15,10 +15,11 @@ from app.auth.models import Role
 from app.auth.service import Principal
 from app.kit.deps import SessionDep
 from app.kit.errors import PodiumError
+from app.kit.routing import api_router
 from app.web.auth import CSRF_FIELD, PagePrincipal, csrf_ok
 from app.web.render import error_page, render
 
-router = APIRouter(include_in_schema=False, tags=["web"])
+router = api_router(include_in_schema=False, tags=["web"])
 
 PAGE = "/admin/teams"
 STALE_FORM = "This form has expired. It has been reloaded: please submit it again."

@@ -16,18 +16,22 @@ import secrets
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
+from starlette.concurrency import run_in_threadpool
 
-from app.auth.service import Principal, authenticate
-from app.kit.deps import SessionDep
+from app.auth.service import Principal
+from app.kit.deps import SettingsDep, lookup_token
 
 LOGIN_COOKIE = "podium_token"
 CSRF_COOKIE = "podium_csrf"
 CSRF_FIELD = "csrf_token"
 
 
-def get_page_principal(request: Request, session: SessionDep) -> Principal | None:
+async def get_page_principal(request: Request, settings: SettingsDep) -> Principal | None:
+    """The login cookie's principal, looked up in its own unit of work (`app.kit.deps`)."""
     token = request.cookies.get(LOGIN_COOKIE, "").strip()
-    return authenticate(session, token) if token else None
+    if not token:
+        return None
+    return await run_in_threadpool(lookup_token, settings.database_url, token)
 
 
 PagePrincipal = Annotated[Principal | None, Depends(get_page_principal)]

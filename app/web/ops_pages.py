@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,12 +25,13 @@ from app.auth.models import Team
 from app.config import Settings
 from app.kit.db import utcnow
 from app.kit.deps import SessionDep, SettingsDep
+from app.kit.routing import api_router
 from app.submissions.models import Evaluation, EvaluationStatus, Submission, SubmissionStatus
 from app.uploads.disk import human_bytes, reserved_bytes
 from app.web.auth import PagePrincipal
 from app.web.render import error_page, render
 
-router = APIRouter(include_in_schema=False, tags=["web"])
+router = api_router(include_in_schema=False, tags=["web"])
 
 PAGE = "/admin/ops"
 ORGANIZERS_ONLY = "The operations page is for organizers and admins. Log in with such a token."

@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from app.auth.models import Role
 from app.auth.service import authenticate
 from app.kit.deps import QueueDep, SessionDep, SettingsDep
 from app.kit.errors import NotFound, PodiumError
+from app.kit.routing import api_router
 from app.submissions import admin
 from app.web import pages
 from app.web.auth import (
@@ -27,7 +28,7 @@ from app.web.auth import (
 )
 from app.web.render import HERE, SECURITY_HEADERS, error_page, render
 
-router = APIRouter(include_in_schema=False, tags=["web"])
+router = api_router(include_in_schema=False, tags=["web"])
 
 STATIC = {
     "podium.css": "text/css",
