@@ -157,6 +157,17 @@ def seed(url: str, submissions: int, teams: int) -> tuple[str, list[str]]:
     return token, mine
 
 
+def reuse_seed(url: str) -> tuple[str, list[str]]:
+    """A kept database: a fresh token for its first team, and that team's submission ids."""
+    from app.auth.models import Team
+
+    with session_scope(url) as session:
+        team = session.query(Team).filter_by(name="team-000").one()
+        token = create_token(session, Role.team, team_id=team.id, label="bench")
+        mine = [s.id for s in session.query(Submission).filter_by(team_id=team.id)]
+    return token, mine
+
+
 # --- the client -------------------------------------------------------------------------------
 
 
@@ -277,20 +288,33 @@ def main() -> None:
     parser.add_argument(
         "--get-rate", type=float, default=20.0, help="submission GETs/s beside a board's load"
     )
+    parser.add_argument(
+        "--keep-database",
+        metavar="NAME",
+        help="seed into this database once and keep it, so that later runs skip the seeding "
+        "(drop it yourself when done); default: a throwaway database",
+    )
     args = parser.parse_args()
 
-    name = f"podium_bench_{uuid.uuid4().hex[:10]}"
+    name = args.keep_database or f"podium_bench_{uuid.uuid4().hex[:10]}"
     admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        reuse = args.keep_database is not None and exists.first() is not None
+        if not reuse:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     server: subprocess.Popen[bytes] | None = None
     data_dir = tempfile.mkdtemp(prefix="podium-bench-")
     try:
         upgrade(url)
-        t0 = time.monotonic()
-        token, mine = seed(url, args.submissions, args.teams)
-        print(f"seeding: {time.monotonic() - t0:.1f} s", file=sys.stderr)
+        if reuse:
+            token, mine = reuse_seed(url)
+            print(f"reusing the seeded database {name}", file=sys.stderr)
+        else:
+            t0 = time.monotonic()
+            token, mine = seed(url, args.submissions, args.teams)
+            print(f"seeding: {time.monotonic() - t0:.1f} s", file=sys.stderr)
         get_engine(url).dispose()
 
         port = free_port()
@@ -365,8 +389,9 @@ def main() -> None:
                 server.kill()
         shutil.rmtree(data_dir, ignore_errors=True)
         get_engine(url).dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if args.keep_database is None:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
 
