@@ -132,12 +132,21 @@ def serve(host: str, port: int) -> None:
     _serve(create_app(settings), host, port, settings)
 
 
+SWITCH_INTERVAL_S = 0.001
+
+
 def _serve(app: FastAPI, host: str, port: int, settings: Settings) -> None:
     import uvicorn
 
     from app.kit.http import header_timeout_protocol
 
     protocol = header_timeout_protocol(settings.header_timeout_s)
+    # Handlers that touch the database run in threads beside the event loop. A thread whose
+    # query has returned waits for the GIL until the loop's thread lets go of it, up to the
+    # switch interval (5 ms by default) per round trip: under a crowd of board reads (served
+    # in the loop) a submission GET's few queries took 13 ms instead of 5. 1 ms keeps that
+    # wait short at a negligible cost (bench/README.md, "Leaderboard reads at scale").
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     uvicorn.run(app, host=host, port=port, log_level="info", http=protocol)
 
 

@@ -49,7 +49,7 @@ def lookup_token(database_url: str, token: str) -> Principal | None:
         return authenticate(session, token)
 
 
-async def _authenticated(request: Request, settings: SettingsDep) -> Principal:
+def bearer_token(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -59,20 +59,38 @@ async def _authenticated(request: Request, settings: SettingsDep) -> Principal:
             "(tokens come from `podium admin create-team`)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    principal = await run_in_threadpool(lookup_token, settings.database_url, token.strip())
+    return token.strip()
+
+
+def known(principal: Principal | None) -> Principal:
     if principal is None:
         raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
     return principal
+
+
+def not_a_worker(principal: Principal) -> Principal:
+    """A team, organizer or admin. Worker tokens only fetch artifacts."""
+    if principal.role is Role.worker:
+        raise HTTPException(403, "a worker token can only fetch build contexts and weights")
+    return principal
+
+
+def principal_in(session: Session, request: Request) -> Principal:
+    """`CurrentPrincipal`, inside a handler's own unit of work (one thread hop, one session,
+    for a route polled often: `app.submissions.router.get_submission`)."""
+    return not_a_worker(known(authenticate(session, bearer_token(request))))
+
+
+async def _authenticated(request: Request, settings: SettingsDep) -> Principal:
+    token = bearer_token(request)
+    return known(await run_in_threadpool(lookup_token, settings.database_url, token))
 
 
 AnyToken = Annotated[Principal, Depends(_authenticated)]
 
 
 async def get_principal(principal: AnyToken) -> Principal:
-    """A team, organizer or admin. Worker tokens only fetch artifacts."""
-    if principal.role is Role.worker:
-        raise HTTPException(403, "a worker token can only fetch build contexts and weights")
-    return principal
+    return not_a_worker(principal)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -32,6 +32,11 @@ class SubmissionRepository(Repository[Submission]):
         )
         return self.all(stmt)
 
+    def summary(self, id: str) -> Submission | None:
+        """The submission without its build log (which loads if it is read)."""
+        stmt = select(Submission).where(Submission.id == id).options(defer(Submission.build_log))
+        return self.one_or_none(stmt)
+
     def scored(self) -> Sequence[Submission]:
         return self.all(select(Submission).where(Submission.status == SubmissionStatus.scored))
 

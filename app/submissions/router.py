@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from app.auth.service import Principal
 from app.config import Settings
 from app.kit.body_limit import StreamingRoute
-from app.kit.db import utcnow
+from app.kit.db import session_scope, utcnow
 from app.kit.deps import (
     CurrentAdmin,
     CurrentOrganizer,
@@ -20,6 +20,7 @@ from app.kit.deps import (
     QueueDep,
     SessionDep,
     SettingsDep,
+    principal_in,
 )
 from app.kit.routing import api_router
 from app.queue import TaskQueue
@@ -102,11 +103,19 @@ def list_submissions(principal: CurrentPrincipal, session: SessionDep) -> Submis
 
 
 @router.get("/{submission_id}", response_model=SubmissionRead)
-def get_submission(
-    submission_id: str, principal: CurrentPrincipal, session: SessionDep
+async def get_submission(
+    submission_id: str, request: Request, settings: SettingsDep
 ) -> SubmissionRead:
-    submission = service.get_visible(session, principal, submission_id)
-    return read_model(session, principal, submission)
+    """What teams poll while they wait: the token and the submission are read in one thread
+    hop and one unit of work (the token as `CurrentPrincipal` checks it)."""
+    return await run_in_threadpool(_read_one, settings.database_url, request, submission_id)
+
+
+def _read_one(database_url: str, request: Request, submission_id: str) -> SubmissionRead:
+    with session_scope(database_url) as session:
+        principal = principal_in(session, request)
+        submission = service.get_visible(session, principal, submission_id)
+        return read_model(session, principal, submission)
 
 
 @router.get("/{submission_id}/logs", response_model=SubmissionLogs)

@@ -198,7 +198,7 @@ def create_submission(
 
 def get_visible(session: Session, principal: Principal, submission_id: str) -> Submission:
     """The submission, if this caller may see it; otherwise 404 (never reveal it exists)."""
-    submission = SubmissionRepository(session).get(submission_id)
+    submission = SubmissionRepository(session).summary(submission_id)
     if submission is None or (
         not principal.can_read_everything
         and (principal.team_id is None or submission.team_id != principal.team_id)

@@ -9,7 +9,9 @@ organizers see all of it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.models import Team
@@ -31,15 +33,37 @@ def hidden_scenarios(session: Session, submission: Submission) -> frozenset[str]
     return frozenset(phase.hidden_scenarios) if phase else frozenset()
 
 
-def where(session: Session, submission: Submission) -> tuple[str | None, str | None, str | None]:
-    phase = session.get(Phase, submission.phase_id) if submission.phase_id else None
-    track = session.get(Track, submission.track_id) if submission.track_id else None
-    competition = session.get(Competition, phase.competition_id) if phase else None
-    return (
-        competition.slug if competition else None,
-        track.slug if track else None,
-        phase.slug if phase else None,
+@dataclass(frozen=True)
+class _Context:
+    team: str
+    hidden: frozenset[str]
+    where: tuple[str | None, str | None, str | None]
+    """Competition, track and phase slugs."""
+
+
+def _contexts(session: Session, submissions: Sequence[Submission]) -> dict[str, _Context]:
+    """Each submission's team name, hidden scenarios and place, in one query."""
+    if not submissions:
+        return {}
+    stmt = (
+        select(
+            Submission.id,
+            Team.name,
+            Phase.hidden_scenarios,
+            Phase.slug,
+            Competition.slug,
+            Track.slug,
+        )
+        .join(Team, Team.id == Submission.team_id, isouter=True)
+        .join(Phase, Phase.id == Submission.phase_id, isouter=True)
+        .join(Competition, Competition.id == Phase.competition_id, isouter=True)
+        .join(Track, Track.id == Submission.track_id, isouter=True)
+        .where(Submission.id.in_([s.id for s in submissions]))
     )
+    return {
+        sid: _Context(team or "?", frozenset(hidden or ()), (competition, track, phase))
+        for sid, team, hidden, phase, competition, track in session.execute(stmt)
+    }
 
 
 def read_model(session: Session, principal: Principal, submission: Submission) -> SubmissionRead:
@@ -49,22 +73,21 @@ def read_model(session: Session, principal: Principal, submission: Submission) -
 def read_models(
     session: Session, principal: Principal, submissions: Sequence[Submission]
 ) -> list[SubmissionRead]:
-    """The summaries of `submissions`, in their order: a fixed number of queries however many
-    there are, and never the per-instance results or logs (`counting.BLOBS`)."""
+    """The summaries of `submissions`, in their order: two queries however many there are,
+    and never the per-instance results, logs (`counting.BLOBS`) or build logs."""
     evaluations = counting.current_for(session, [s.id for s in submissions])
-    # `session.get` answers from the identity map after the first load: each team, phase,
-    # track and competition is read once per request.
+    contexts = _contexts(session, submissions)
     out = []
     for submission in submissions:
-        team = session.get(Team, submission.team_id)
+        context = contexts.get(submission.id, _Context("?", frozenset(), (None, None, None)))
         out.append(
             SubmissionRead.build(
                 submission,
-                team.name if team else "?",
+                context.team,
                 evaluations.get(submission.id),
-                hidden=hidden_scenarios(session, submission),
+                hidden=context.hidden,
                 show_hidden=principal.can_read_everything,
-                where=where(session, submission),
+                where=context.where,
             )
         )
     return out
