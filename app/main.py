@@ -12,13 +12,12 @@ from sqlalchemy import exc as sa_exc
 from app.admin.router import router as admin_router
 from app.artifacts.router import router as artifacts_router
 from app.audit.router import router as audit_router
-from app.auth.service import authenticate
 from app.competitions.router import router as competitions_router
 from app.config import Settings, get_settings
 from app.health import DatabaseUnavailableMiddleware, database_unavailable
 from app.health import router as health_router
 from app.kit.body_limit import BodyLimitMiddleware, TokenCheck
-from app.kit.db import session_scope
+from app.kit.deps import lookup_token
 from app.kit.errors import PodiumError
 from app.kit.validation import validation_error
 from app.leaderboard.router import router as leaderboard_router
@@ -42,8 +41,7 @@ log = logging.getLogger(__name__)
 
 def _token_checker(settings: Settings) -> TokenCheck:
     def token_known(token: str) -> bool:
-        with session_scope(settings.database_url) as session:
-            return authenticate(session, token) is not None
+        return lookup_token(settings.database_url, token) is not None
 
     return token_known
 

@@ -38,9 +38,9 @@ from sqlalchemy import func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import health, presence
-from app.auth.service import authenticate
 from app.config import Settings
 from app.kit.db import session_scope, utcnow
+from app.kit.deps import lookup_token
 from app.kit.routing import api_router
 from app.submissions.models import (
     RESCORE,
@@ -284,8 +284,7 @@ def _allowed(request: Request, settings: Settings) -> None:
         token.encode(), settings.metrics_token.encode()
     ):
         return
-    with session_scope(settings.database_url) as session:
-        principal = authenticate(session, token)
+    principal = lookup_token(settings.database_url, token)
     if principal is None:
         raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
     if not principal.can_read_everything:

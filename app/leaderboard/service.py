@@ -309,9 +309,6 @@ def _fresh(key: tuple[str, BoardQuery]) -> _Answer | None:
     return None
 
 
-FORMATS = {"json": "application/json", "csv": "text/csv"}
-
-
 def _render(answer: _Answer, format: str) -> bytes:
     body = answer.rendered.get(format)
     if body is None:

@@ -1,15 +1,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from fastapi import Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from app.auth.service import Principal
-from app.config import Settings
 from app.kit.body_limit import StreamingRoute
 from app.kit.db import session_scope, utcnow
 from app.kit.deps import (
@@ -23,7 +20,6 @@ from app.kit.deps import (
     principal_in,
 )
 from app.kit.routing import api_router
-from app.queue import TaskQueue
 from app.submissions import admin, service, views
 from app.submissions.repository import EvaluationRepository
 from app.submissions.schemas import (
@@ -37,7 +33,7 @@ from app.submissions.schemas import (
     SubmissionRead,
 )
 from app.submissions.storage import Storage
-from app.submissions.upload import ReceivedForm, receive_multipart
+from app.submissions.upload import receive_multipart
 from app.submissions.views import read_model, read_models
 from app.uploads.disk import StreamingSpace
 
@@ -61,7 +57,8 @@ async def create_submission(
     query = {k: request.query_params.get(k) for k in ("competition", "track", "phase")}
     # Each hop ends its transaction: no connection is held while the body streams in, or while
     # the next hop waits for a thread (app/kit/routing.py).
-    await run_in_threadpool(_in_unit, session, service.precheck, session, team, utcnow(), query)
+    now = utcnow()
+    await run_in_threadpool(_in_unit, session, lambda: service.precheck(session, team, now, query))
     with Storage(settings.data_dir).staging() as staging:
         form = await receive_multipart(
             request.headers.get("content-type", ""),
@@ -71,26 +68,17 @@ async def create_submission(
             max_bytes=settings.max_upload_bytes,
             disk=StreamingSpace(settings, request.headers.get("content-length")),
         )
-        return await run_in_threadpool(
-            _in_unit, session, _create, session, settings, queue, team, form, staging
-        )
+
+        def create() -> SubmissionRead:
+            submission = service.create_submission(session, settings, queue, team, form, staging)
+            return read_model(session, team, submission)
+
+        return await run_in_threadpool(_in_unit, session, create)
 
 
-def _create(
-    session: Session,
-    settings: Settings,
-    queue: TaskQueue,
-    team: Principal,
-    form: ReceivedForm,
-    staging: Path,
-) -> SubmissionRead:
-    submission = service.create_submission(session, settings, queue, team, form, staging)
-    return read_model(session, team, submission)
-
-
-def _in_unit(session: Session, work: Callable[..., _T], *args: Any) -> _T:
-    """`work(*args)`, then commit, in one thread: its connection is back in the pool after."""
-    result = work(*args)
+def _in_unit(session: Session, work: Callable[[], _T]) -> _T:
+    """`work()`, then commit, in one thread: its connection is back in the pool after."""
+    result = work()
     session.commit()
     return result
 

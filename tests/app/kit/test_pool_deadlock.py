@@ -50,14 +50,18 @@ def small_pool_url(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterat
         get_engine(url).dispose()
 
 
-def test_a_crowd_larger_than_the_pool_is_served(small_pool_url: str, tmp_path: Path) -> None:
-    settings = Settings(
+def _settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
         environment="test",
         data_dir=tmp_path / "data",
-        database_url=small_pool_url,
+        database_url=database_url,
         broker_url="memory://",
         scenario_data=SCENARIO_DATA,
     )
+
+
+def test_a_crowd_larger_than_the_pool_is_served(small_pool_url: str, tmp_path: Path) -> None:
+    settings = _settings(small_pool_url, tmp_path)
     with session_scope(small_pool_url) as session:
         _, token = create_team(session, "crowd-pool")
     app = create_app(settings, RecordingQueue())
@@ -79,13 +83,7 @@ def test_a_crowd_larger_than_the_pool_is_served(small_pool_url: str, tmp_path: P
 
 def test_every_route_ends_its_unit_of_work_in_the_handler(tmp_path: Path) -> None:
     """A router made without `api_router` would bring the wait back for its routes."""
-    settings = Settings(
-        environment="test",
-        data_dir=tmp_path / "data",
-        database_url=f"sqlite:///{tmp_path / 'p.db'}",
-        broker_url="memory://",
-        scenario_data=SCENARIO_DATA,
-    )
+    settings = _settings(f"sqlite:///{tmp_path / 'p.db'}", tmp_path)
 
     def api_routes(routes: list[Any]) -> Iterator[APIRoute]:
         for route in routes:
