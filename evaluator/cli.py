@@ -252,10 +252,25 @@ def eval_command(
 
         # HELM's core_scenarios column names ("MMLU - EM", ...), ready for `podium rank`.
         payload = {**result.to_json(), "helm_columns": helm_columns(result.per_run_spec)}
-        out.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n")
+        out.write_text(_result_text(payload))
     _print_result(console, suite, result)
     if out is not None:
         console.print(f"result written to {out}")
+
+
+def _result_text(payload: dict[str, Any]) -> str:
+    """The result as JSON text: indented, but one line per instance. Indenting all of it went
+    through json's pure-Python encoder (0.15 s for the 6,157 instances of the 2023 open conf,
+    after the last answer); a line each is the C encoder's, and still reads and greps well."""
+    parts = []
+    for key, value in payload.items():
+        if key == "instances" and value:
+            lines = ",\n".join(f"    {json.dumps(item, allow_nan=False)}" for item in value)
+            text = f"[\n{lines}\n  ]"
+        else:
+            text = json.dumps(value, indent=2, allow_nan=False).replace("\n", "\n  ")
+        parts.append(f"  {json.dumps(key)}: {text}")
+    return "{\n" + ",\n".join(parts) + "\n}\n"
 
 
 @contextmanager

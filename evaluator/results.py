@@ -159,6 +159,16 @@ class SuiteResult:
     # Per-run-spec instance cap the run was made with (None: the full suite).
     max_instances: int | None
 
+    def __repr__(self) -> str:
+        # A summary: the dataclass repr of thousands of instances took 100 ms, and
+        # `asyncio.run` builds it whenever a coroutine returns a result (Python 3.11's
+        # Runner.run reprs the SIGINT handler, which holds the main task and so its result).
+        return (
+            f"SuiteResult(suite_name={self.suite_name!r}, suite_hash={self.suite_hash!r}, "
+            f"overall={self.overall!r}, run_specs={len(self.per_run_spec)}, "
+            f"instances={len(self.instances)}, errors={self.errors})"
+        )
+
     def to_json(self) -> dict[str, Any]:
         """JSON-serialisable form (no NaN, plain dicts and lists)."""
         return {

@@ -10,15 +10,14 @@ started again with the same cache sends only what is missing.
 from __future__ import annotations
 
 import asyncio
-import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from evaluator import loop_priority
 from evaluator.adapters import PreparedRequest
 from evaluator.cache import ResponseCache, completion_key
 from evaluator.clients.base import ModelClient
@@ -30,6 +29,7 @@ from evaluator.metrics import (
     run_metric_stats,
     score_instance,
     truncate_completion,
+    warm_metrics,
 )
 from evaluator.perturbations import PerturbationDescription
 from evaluator.planning import RunPlan, iter_plans, prepare_request
@@ -271,38 +271,6 @@ _START_UNITS = 256
 _Unit = tuple[RunPlan, Instance, PerturbationDescription | None]
 
 
-# GIL switch interval while a suite is being planned (Python's default is 5 ms).
-_PLANNING_SWITCH_S = 0.0005
-_planners = 0
-_planners_lock = threading.Lock()
-_default_switch_s = sys.getswitchinterval()
-
-
-@contextmanager
-def _loop_first() -> Iterator[None]:
-    """Let the event loop take the GIL from the planning thread within 0.5 ms instead of 5.
-
-    Planning is pure Python: while it runs, every wake-up of the event loop (an answer arrived,
-    a tokenizer reply) waits for the planning thread to give up the GIL, which it is asked to
-    do only after the switch interval. At 5 ms each answer was handled late and the request
-    phase ran 15-25% slower while planning lasted; a shorter interval costs a few more thread
-    switches. Process-wide, so the first planner lowers it and the last one restores it.
-    """
-    global _planners, _default_switch_s
-    with _planners_lock:
-        if _planners == 0:
-            _default_switch_s = sys.getswitchinterval()
-            sys.setswitchinterval(min(_default_switch_s, _PLANNING_SWITCH_S))
-        _planners += 1
-    try:
-        yield
-    finally:
-        with _planners_lock:
-            _planners -= 1
-            if _planners == 0:
-                sys.setswitchinterval(_default_switch_s)
-
-
 class _PlanFeed:
     """The suite's units (one per request), planned in a thread while the first are sent.
 
@@ -327,6 +295,7 @@ class _PlanFeed:
         self._next = 0
         self._plans = iter_plans(suite.run_specs, data, max_instances)
         self._count = len(suite.run_specs)
+        self._metrics = {name for spec in suite.run_specs for name in spec.metrics}
         self._changed = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         self._stop = threading.Event()
@@ -343,14 +312,20 @@ class _PlanFeed:
 
     def _plan(self) -> None:
         """Planning thread: each plan, then the end (or the error), posted to the loop."""
-        with _loop_first():
+        with loop_priority.planning():
             try:
+                units, warm = 0, bool(self._metrics)
                 for number, plan in enumerate(self._plans, start=1):
                     if self._stop.is_set():
                         return
                     # The last plan and the end arrive together: no worker can take one of its
                     # units before the failure policy has seen the final total.
                     self._post(self._add, plan, number == self._count)
+                    units += len(plan.eval_instances) + len(plan.perturbed)
+                    if warm and (units >= _START_UNITS or number == self._count):
+                        # Once the first requests can go out: beside them, not on the loop.
+                        warm_metrics(self._metrics)
+                        warm = False
             except BaseException as exc:
                 self._post(self._fail, exc)
                 return
@@ -461,13 +436,14 @@ async def run_suite(
         request_timeout_s=request_timeout_s,
         progress=state,
     )
-    feed.start()
-    try:
-        return await _run_units(
-            suite, feed, run, state, concurrency, total_budget_s, max_instances, started
-        )
-    finally:
-        await feed.close()
+    with loop_priority.run():
+        feed.start()
+        try:
+            return await _run_units(
+                suite, feed, run, state, concurrency, total_budget_s, max_instances, started
+            )
+        finally:
+            await feed.close()
 
 
 async def _run_units(

@@ -11,7 +11,9 @@ from evaluator.metrics.reference import (
     prediction_text,
     quasi_exact_match,
     register_metric,
+    register_warm_up,
     score_instance,
+    warm_metrics,
 )
 from evaluator.metrics.run_level import (
     RUN_METRICS,
@@ -33,8 +35,10 @@ __all__ = [
     "quasi_exact_match",
     "register_metric",
     "register_run_metric",
+    "register_warm_up",
     "run_metric_stats",
     "score_instance",
     "truncate_at_stop",
     "truncate_completion",
+    "warm_metrics",
 ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from evaluator.metrics.run_level import RUN_METRICS
 from evaluator.registry import Registry
@@ -21,6 +21,25 @@ MetricFn = Callable[[str, str], float]
 
 METRICS: Registry[MetricFn] = Registry("metric")
 register_metric = METRICS.register
+
+# Metric name -> what loads its dependencies (a package imported on first use, a scorer built).
+_WARM_UPS: dict[str, Callable[[], object]] = {}
+
+
+def register_warm_up(names: Sequence[str], warm_up: Callable[[], object]) -> None:
+    """`warm_up` loads what the metrics `names` import or build lazily, so that a run can do it
+    beside the event loop instead of on it (`warm_metrics`)."""
+    for name in names:
+        _WARM_UPS[name] = warm_up
+
+
+def warm_metrics(metric_names: Iterable[str]) -> None:
+    """Load now what these metrics would load on their first score (each warm-up runs once:
+    they are cached). The runner calls it from its planning thread: importing rouge-score (numpy,
+    nltk) on the event loop stopped every answer for 0.4-1 s."""
+    for warm_up in dict.fromkeys(_WARM_UPS[n] for n in metric_names if n in _WARM_UPS):
+        warm_up()
+
 
 _PUNCTUATION = frozenset(string.punctuation)
 _ARTICLES = re.compile(r"\b(a|an|the)\b")

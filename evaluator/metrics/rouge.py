@@ -14,7 +14,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from evaluator.metrics.reference import register_metric
+from evaluator.metrics.reference import register_metric, register_warm_up
 
 
 @cache
@@ -22,6 +22,17 @@ def _scorer(rouge_type: str) -> Any:
     from rouge_score import rouge_scorer
 
     return rouge_scorer.RougeScorer([rouge_type], use_stemmer=True)
+
+
+_TYPES = ("rouge1", "rouge2", "rougeL")
+
+
+def _warm_up() -> None:
+    for rouge_type in _TYPES:
+        _scorer(rouge_type)
+
+
+register_warm_up(("rouge_1", "rouge_2", "rouge_l"), _warm_up)
 
 
 def rouge_f_measure(rouge_type: str, gold: str, pred: str) -> float:

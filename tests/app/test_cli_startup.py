@@ -1,7 +1,8 @@
 """`podium eval` starts without the server's heavy imports.
 
 bench/helm_vs_podium.py times `podium eval` from process start: the admin commands (SQLAlchemy,
-the ORM models) and the team commands (httpx) are imported only when one of them runs.
+the ORM models), the team commands (httpx) and the settings (pydantic-settings) are imported only
+when one of them runs.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 
@@ -20,7 +23,34 @@ def test_the_podium_command_imports_neither_the_orm_nor_httpx() -> None:
     )
     loaded = set(json.loads(subprocess.check_output([sys.executable, "-c", code], text=True)))
     assert "evaluator" in loaded
-    assert not loaded & {"sqlalchemy", "httpx", "fastapi", "alembic", "celery"}
+    assert not loaded & {
+        "sqlalchemy",
+        "httpx",
+        "fastapi",
+        "alembic",
+        "celery",
+        "pydantic_settings",
+    }
+
+
+def test_a_data_dir_flag_reaches_settings_built_before_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Settings are imported lazily; a flag still clears any built earlier in the process.
+    from app.cli import main
+    from app.config import get_settings
+
+    # Restored at teardown, after the flag has overwritten it.
+    monkeypatch.setenv("PODIUM_DATA_DIR", str(tmp_path / "before"))
+    get_settings.cache_clear()
+    before = get_settings()
+    try:
+        ran = CliRunner().invoke(main, ["--data-dir", str(tmp_path / "flag"), "suites"])
+        assert ran.exit_code == 0, ran.output
+        assert get_settings() is not before
+        assert get_settings().data_dir == tmp_path / "flag"
+    finally:
+        get_settings.cache_clear()
 
 
 def test_lazy_commands_are_listed_and_run() -> None:

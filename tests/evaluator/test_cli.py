@@ -66,7 +66,13 @@ def test_eval_prints_scores_and_writes_json(scenario_root: Path, tmp_path: Path)
         assert server.stats.process_requests == SMOKE_SIZE
         assert 1 <= server.stats.max_in_flight <= 4
     assert result.exit_code == 0, result.output
-    payload = json.loads(out.read_text())
+    text = out.read_text()
+    payload = json.loads(text)
+    # Indented, one line per instance (read with json.loads; grep finds an instance's line).
+    lines = text.splitlines()
+    assert lines[0] == "{" and lines[1].startswith('  "suite_name": ')
+    instance_lines = [line for line in lines if line.startswith('    {"run_spec": ')]
+    assert [json.loads(line.rstrip(",")) for line in instance_lines] == payload["instances"]
     smoke = get_suite("smoke")
     assert payload["suite_name"] == "smoke"
     assert payload["suite_hash"] == smoke.content_hash
