@@ -155,6 +155,7 @@ def _serve(app: FastAPI, host: str, port: int, settings: Settings) -> None:
     import uvicorn
 
     from app.kit.http import header_timeout_protocol
+    from app.logging import uvicorn_log_config
 
     protocol = header_timeout_protocol(settings.header_timeout_s)
     # Handlers that touch the database run in threads beside the event loop. A thread whose
@@ -163,7 +164,9 @@ def _serve(app: FastAPI, host: str, port: int, settings: Settings) -> None:
     # in the loop) a submission GET's few queries took 13 ms instead of 5. 1 ms keeps that
     # wait short at a negligible cost (bench/README.md, "Leaderboard reads at scale").
     sys.setswitchinterval(SWITCH_INTERVAL_S)
-    uvicorn.run(app, host=host, port=port, log_level="info", http=protocol)
+    uvicorn.run(
+        app, host=host, port=port, log_level="info", http=protocol, log_config=uvicorn_log_config()
+    )
 
 
 def _check_scenario_data(settings: Settings, command: str) -> None:

@@ -12,6 +12,7 @@ its message names them itself.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import sys
@@ -96,6 +97,21 @@ def use_format(log_format: LogFormat, loggers: tuple[str, ...] = ()) -> None:
     for name in ("", *loggers):
         for handler in logging.getLogger(name or None).handlers:
             handler.setFormatter(formatter(log_format))
+
+
+def uvicorn_log_config() -> dict[str, Any]:
+    """uvicorn's logging set-up with a plain formatter for its access lines.
+
+    uvicorn's AccessFormatter copies every record, looks the status phrase up and checks for
+    colours: a tenth of the event loop's time under a crowd of leaderboard reads, on every
+    request. The line reads as uvicorn's uncoloured one, without the phrase after the status:
+    `INFO:     127.0.0.1:50000 - "GET /api/v1/leaderboard?... HTTP/1.1" 200`.
+    """
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["access"] = {"()": "logging.Formatter", "fmt": "INFO:     %(message)s"}
+    return config
 
 
 def configure_api_logging(app: Starlette, log_format: LogFormat) -> None:

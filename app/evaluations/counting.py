@@ -13,8 +13,10 @@ every reader so that the board, the submission page, the webhook and the admin a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, defer
 
 from app.submissions.models import RESCORE, Evaluation, EvaluationStatus
@@ -40,15 +42,20 @@ def current_for(session: Session, submission_ids: Sequence[str]) -> dict[str, Ev
     chosen: dict[str, Evaluation] = {}
     if not submission_ids:
         return chosen
-    stmt = (
+    for evaluation in session.scalars(_current_for(), {"ids": list(submission_ids)}):
+        chosen[evaluation.submission_id] = evaluation  # ordered, so the newest wins
+    return chosen
+
+
+@cache
+def _current_for() -> Select[Any]:
+    # Built once: constructing it took a fifth of a millisecond of every submission GET.
+    return (
         select(Evaluation)
-        .where(Evaluation.submission_id.in_(submission_ids))
+        .where(Evaluation.submission_id.in_(bindparam("ids", expanding=True)))
         .options(*(defer(c) for c in BLOBS))
         .order_by(Evaluation.created_at)
     )
-    for evaluation in session.scalars(stmt):
-        chosen[evaluation.submission_id] = evaluation  # ordered, so the newest wins
-    return chosen
 
 
 def counted_for(session: Session, submission_ids: Sequence[str]) -> dict[str, Evaluation]:

@@ -131,3 +131,28 @@ def session_scope(url: str) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+_READ_ONLY = "podium_read_only"
+
+
+@contextmanager
+def read_scope(url: str) -> Iterator[Session]:
+    """A unit of work that only reads, each statement on its own (autocommit): no BEGIN and
+    no COMMIT, two of the seven database round trips of a submission GET. For reads that need
+    no single snapshot across their statements, such as a status poll. Flushing a change in it
+    is a programming error (RuntimeError), never a silent autocommitted write."""
+    engine = get_engine(url)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        session = get_sessionmaker(url)(bind=connection)
+        session.info[_READ_ONLY] = True
+        try:
+            yield session
+        finally:
+            session.close()
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_writes(session: Session, *_: object) -> None:
+    if session.info.get(_READ_ONLY) and (session.new or session.dirty or session.deleted):
+        raise RuntimeError("a read_scope session does not write; use session_scope")

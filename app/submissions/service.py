@@ -198,7 +198,12 @@ def create_submission(
 
 def get_visible(session: Session, principal: Principal, submission_id: str) -> Submission:
     """The submission, if this caller may see it; otherwise 404 (never reveal it exists)."""
-    submission = SubmissionRepository(session).summary(submission_id)
+    return visible(principal, SubmissionRepository(session).summary(submission_id), submission_id)
+
+
+def visible(principal: Principal, submission: Submission | None, submission_id: str) -> Submission:
+    """`submission` (looked up as `submission_id`) if this caller may see it; otherwise 404,
+    the same answer as for one that does not exist."""
     if submission is None or (
         not principal.can_read_everything
         and (principal.team_id is None or submission.team_id != principal.team_id)

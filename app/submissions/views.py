@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, bindparam, select
+from sqlalchemy.orm import Session, defer
 
 from app.auth.models import Team
 from app.auth.service import Principal
 from app.competitions.models import Competition, Phase, Track
 from app.evaluations import counting
+from app.submissions import service
 from app.submissions.models import Evaluation, Submission
 from app.submissions.schemas import SubmissionLogs, SubmissionRead
 
@@ -41,29 +44,56 @@ class _Context:
     """Competition, track and phase slugs."""
 
 
-def _contexts(session: Session, submissions: Sequence[Submission]) -> dict[str, _Context]:
-    """Each submission's team name, hidden scenarios and place, in one query."""
-    if not submissions:
-        return {}
-    stmt = (
-        select(
-            Submission.id,
-            Team.name,
-            Phase.hidden_scenarios,
-            Phase.slug,
-            Competition.slug,
-            Track.slug,
+def _with_context(stmt: Select[Any]) -> Select[Any]:
+    """`stmt` (over Submission) with the team's name, the phase's hidden scenarios and the
+    competition, track and phase slugs added, in that order."""
+    return (
+        stmt.add_columns(
+            Team.name, Phase.hidden_scenarios, Phase.slug, Competition.slug, Track.slug
         )
         .join(Team, Team.id == Submission.team_id, isouter=True)
         .join(Phase, Phase.id == Submission.phase_id, isouter=True)
         .join(Competition, Competition.id == Phase.competition_id, isouter=True)
         .join(Track, Track.id == Submission.track_id, isouter=True)
-        .where(Submission.id.in_([s.id for s in submissions]))
     )
-    return {
-        sid: _Context(team or "?", frozenset(hidden or ()), (competition, track, phase))
-        for sid, team, hidden, phase, competition, track in session.execute(stmt)
-    }
+
+
+def _context(
+    team: str | None,
+    hidden: Sequence[str] | None,
+    phase: str | None,
+    competition: str | None,
+    track: str | None,
+) -> _Context:
+    return _Context(team or "?", frozenset(hidden or ()), (competition, track, phase))
+
+
+def _contexts(session: Session, submissions: Sequence[Submission]) -> dict[str, _Context]:
+    """Each submission's team name, hidden scenarios and place, in one query."""
+    if not submissions:
+        return {}
+    stmt = _with_context(select(Submission.id)).where(
+        Submission.id.in_([s.id for s in submissions])
+    )
+    return {sid: _context(*rest) for sid, *rest in session.execute(stmt)}
+
+
+@cache
+def _one_with_context() -> Select[Any]:
+    # Built once: what teams poll while they wait runs it.
+    one = select(Submission).where(Submission.id == bindparam("submission_id"))
+    return _with_context(one.options(defer(Submission.build_log)))
+
+
+def read_visible(session: Session, principal: Principal, submission_id: str) -> SubmissionRead:
+    """The summary of one submission this caller may see (404 otherwise) in two queries: the
+    submission with its team and place, then its current evaluation. What teams poll while
+    they wait (`GET /api/v1/submissions/{id}`)."""
+    row = session.execute(_one_with_context(), {"submission_id": submission_id}).first()
+    submission = service.visible(principal, row[0] if row else None, submission_id)
+    assert row is not None
+    context = _context(*row[1:])
+    return _summary(submission, context, counting.current_for(session, [submission.id]), principal)
 
 
 def read_model(session: Session, principal: Principal, submission: Submission) -> SubmissionRead:
@@ -77,20 +107,27 @@ def read_models(
     and never the per-instance results, logs (`counting.BLOBS`) or build logs."""
     evaluations = counting.current_for(session, [s.id for s in submissions])
     contexts = _contexts(session, submissions)
-    out = []
-    for submission in submissions:
-        context = contexts.get(submission.id, _Context("?", frozenset(), (None, None, None)))
-        out.append(
-            SubmissionRead.build(
-                submission,
-                context.team,
-                evaluations.get(submission.id),
-                hidden=context.hidden,
-                show_hidden=principal.can_read_everything,
-                where=context.where,
-            )
-        )
-    return out
+    unknown = _Context("?", frozenset(), (None, None, None))
+    return [
+        _summary(submission, contexts.get(submission.id, unknown), evaluations, principal)
+        for submission in submissions
+    ]
+
+
+def _summary(
+    submission: Submission,
+    context: _Context,
+    evaluations: dict[str, Evaluation],
+    principal: Principal,
+) -> SubmissionRead:
+    return SubmissionRead.build(
+        submission,
+        context.team,
+        evaluations.get(submission.id),
+        hidden=context.hidden,
+        show_hidden=principal.can_read_everything,
+        where=context.where,
+    )
 
 
 def container_log(

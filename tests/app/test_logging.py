@@ -97,3 +97,39 @@ def test_task_contexts_name_the_submission_of_an_evaluation(
     assert (first["submission_id"], first["evaluation_id"]) == (submission, evaluation)
     assert second["submission_id"] == submission and "evaluation_id" not in second
     assert third["evaluation_id"] == "0" * 32 and "submission_id" not in third
+
+
+@pytest.fixture
+def uvicorn_loggers_restored() -> Iterator[None]:
+    names = ("uvicorn", "uvicorn.error", "uvicorn.access")
+    saved = {n: (logging.getLogger(n).handlers[:], logging.getLogger(n).level) for n in names}
+    propagate = {n: logging.getLogger(n).propagate for n in names}
+    yield
+    for name, (handlers, level) in saved.items():
+        logger = logging.getLogger(name)
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+        logger.propagate = propagate[name]
+
+
+def test_access_lines_use_a_plain_formatter_and_keep_uvicorns_wording(
+    uvicorn_loggers_restored: None,
+) -> None:
+    import logging.config
+
+    from app.logging import uvicorn_log_config
+
+    config = uvicorn_log_config()
+    stream = io.StringIO()
+    config["handlers"]["access"]["stream"] = stream
+    logging.config.dictConfig(config)
+    access = logging.getLogger("uvicorn.access")
+    handler = access.handlers[0]
+    assert type(handler.formatter) is logging.Formatter  # not uvicorn's AccessFormatter
+    # uvicorn's own call (protocols/http/h11_impl.py): client, method, path, version, status.
+    access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:50000", "GET", "/healthz", "1.1", 200)
+    assert stream.getvalue() == 'INFO:     127.0.0.1:50000 - "GET /healthz HTTP/1.1" 200\n'
+    # uvicorn's module-level LOGGING_CONFIG is left as it was.
+    from uvicorn.config import LOGGING_CONFIG
+
+    assert LOGGING_CONFIG["formatters"]["access"]["()"] == "uvicorn.logging.AccessFormatter"

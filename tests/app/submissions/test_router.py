@@ -202,6 +202,25 @@ def test_visibility_and_auth(
     assert resp.status_code == 403
 
 
+def test_the_polled_get_answers_what_the_other_routes_serialise(
+    client: TestClient, team_a: dict[str, str], organizer: dict[str, str]
+) -> None:
+    # GET /submissions/{id} serialises its model itself (in its thread, app/submissions/router.py);
+    # the POST and the list go through FastAPI's response_model. The bodies must not differ.
+    created = client.post(
+        "/api/v1/submissions", headers=team_a, files={"context": ("c.tgz", GOOD_CONTEXT)}
+    )
+    assert created.status_code == 201, created.text
+    sid = created.json()["id"]
+    for headers in (team_a, organizer):
+        got = client.get(f"/api/v1/submissions/{sid}", headers=headers)
+        assert got.status_code == 200
+        assert got.headers["content-type"] == "application/json"
+        listed = client.get("/api/v1/submissions", headers=headers).json()["items"]
+        assert got.json() == next(item for item in listed if item["id"] == sid)
+        assert got.json() == created.json()
+
+
 def test_healthz_and_empty_leaderboard(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/api/v1/leaderboard").json()["entries"] == []
