@@ -314,7 +314,7 @@ class _PlanFeed:
         """Planning thread: each plan, then the end (or the error), posted to the loop."""
         with loop_priority.planning():
             try:
-                units, warm = 0, bool(self._metrics)
+                units, warm = 0, True
                 for number, plan in enumerate(self._plans, start=1):
                     if self._stop.is_set():
                         return

@@ -97,10 +97,15 @@ def test_the_runner_warms_metrics_in_the_planning_thread(
     data: DataSource, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     threads: list[str] = []
+    during: list[tuple[bool, float]] = []
+
+    def warm_up() -> None:
+        threads.append(threading.current_thread().name)
+        during.append((gc.isenabled(), sys.getswitchinterval()))
+
     monkeypatch.setattr(reference, "_WARM_UPS", {})
-    reference.register_warm_up(
-        ("exact_match",), lambda: threads.append(threading.current_thread().name)
-    )
+    reference.register_warm_up(("exact_match",), warm_up)
+    enabled_before, switch_before = gc.isenabled(), sys.getswitchinterval()
 
     async def main() -> int:
         async with Neurips2023Client(server.base_url) as client:
@@ -110,6 +115,10 @@ def test_the_runner_warms_metrics_in_the_planning_thread(
     with FakeModelServer(answer=always(" B")) as server:
         assert asyncio.run(main()) == 40
     assert threads == ["podium-planning"]
+    # The runner plans inside loop_priority.planning() and runs inside loop_priority.run().
+    assert during == [(False, pytest.approx(loop_priority.PLANNING_SWITCH_S))]
+    assert (gc.isenabled(), sys.getswitchinterval()) == (enabled_before, switch_before)
+    assert gc.get_freeze_count() == 0
 
 
 def test_a_suite_result_repr_is_a_summary(data: DataSource) -> None:
