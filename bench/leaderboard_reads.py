@@ -47,7 +47,7 @@ from app.auth.service import create_team, create_token  # noqa: E402
 from app.competitions.config import CompetitionConfig  # noqa: E402
 from app.competitions.service import apply_competition  # noqa: E402
 from app.evaluations import service as evaluations  # noqa: E402
-from app.kit.db import get_engine, session_scope, utcnow  # noqa: E402
+from app.kit.db import dispose_engines, get_engine, session_scope, utcnow  # noqa: E402
 from app.kit.migrate import upgrade  # noqa: E402
 from app.queue import RecordingQueue  # noqa: E402
 from app.submissions.models import INITIAL, Submission, SubmissionStatus  # noqa: E402
@@ -182,6 +182,9 @@ class Route:
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     elapsed: float = 0.0
+    steal: float | None = None
+    """The share of CPU time the host took from this machine while the route was measured
+    (`steal` in /proc/stat): where it is high, the latencies are the host's, not the server's."""
 
 
 async def _request(
@@ -247,8 +250,18 @@ async def offer(port: int, route: Route, seconds: float, connections: int = 64) 
             left[1].close()
 
 
-def measured(phase: Coroutine[Any, Any, None]) -> None:
-    """Run one measured phase with this client's garbage collector paused (collected before).
+def _cpu_times() -> tuple[int, int] | None:
+    """(steal, total) jiffies of all CPUs since boot, or None where /proc/stat has no steal."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (fields[7], sum(fields[:8])) if len(fields) >= 8 else None
+
+
+def measured(phase: Coroutine[Any, Any, None], *routes: Route) -> None:
+    """Run one measured phase with this client's garbage collector paused (collected before),
+    and note on `routes` how much CPU the host stole meanwhile.
 
     The client keeps every request's task until its phase ends; with thousands alive, its own
     full collections paused it for up to 70 ms, and every request in flight then counted the
@@ -256,10 +269,15 @@ def measured(phase: Coroutine[Any, Any, None]) -> None:
     """
     gc.collect()
     gc.disable()
+    before = _cpu_times()
     try:
         asyncio.run(phase)
     finally:
         gc.enable()
+    after = _cpu_times()
+    if before and after and after[1] > before[1]:
+        for route in routes:
+            route.steal = (after[0] - before[0]) / (after[1] - before[1])
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -272,7 +290,8 @@ def report(route: Route) -> str:
     return (
         f"| {route.name} | {route.rate:.0f} | {ok} | {route.errors} | "
         f"{ok / route.elapsed if route.elapsed else 0:.0f} | "
-        f"{_pct(route.latencies, 0.5) * 1000:.1f} | {_pct(route.latencies, 0.99) * 1000:.1f} |"
+        f"{_pct(route.latencies, 0.5) * 1000:.1f} | {_pct(route.latencies, 0.99) * 1000:.1f} | "
+        f"{'?' if route.steal is None else f'{100 * route.steal:.1f}'} |"
     )
 
 
@@ -311,6 +330,18 @@ def main() -> None:
         default=30.0,
         help="length of the GET-beside-a-board phase (600 GETs at the default rate: a p99 "
         "from 200 would be the second-slowest request)",
+    )
+    parser.add_argument(
+        "--beside-runs",
+        type=int,
+        default=1,
+        help="repeat the GET-beside-a-board phase this many times (each reported on its own "
+        "line): one run's p99 says little on shared cores",
+    )
+    parser.add_argument(
+        "--beside-only",
+        action="store_true",
+        help="skip the per-route board phases (the first reads still run)",
     )
     parser.add_argument(
         "--keep-database",
@@ -373,35 +404,39 @@ def main() -> None:
         print("first reads (views computed): " + ", ".join(cold))
 
         routes = []
-        for slug, mode in boards:
+        for slug, mode in [] if args.beside_only else boards:
             for fmt in ("json", "csv"):
                 route = Route(f"board {mode} {fmt}", [f"{base}{slug}&format={fmt}"], args.rate)
-                measured(offer(port, route, args.seconds))
+                measured(offer(port, route, args.seconds), route)
                 routes.append(route)
-        board = Route("board neurips2023 json (beside GET)", [f"{base}p-neurips"], args.rate)
-        get = Route(
-            "GET /submissions/{id} (while the board is read)",
-            [f"/api/v1/submissions/{sid}" for sid in mine],
-            args.get_rate,
-            {"Authorization": f"Bearer {token}"},
-        )
-
-        async def both() -> None:
-            await asyncio.gather(
-                offer(port, board, args.beside_seconds),
-                offer(port, get, args.beside_seconds, 16),
+        for run in range(1, args.beside_runs + 1):
+            suffix = f", run {run}" if args.beside_runs > 1 else ""
+            board = Route(
+                f"board neurips2023 json (beside GET{suffix})", [f"{base}p-neurips"], args.rate
+            )
+            get = Route(
+                f"GET /submissions/{{id}} (while the board is read{suffix})",
+                [f"/api/v1/submissions/{sid}" for sid in mine],
+                args.get_rate,
+                {"Authorization": f"Bearer {token}"},
             )
 
-        measured(both())
-        routes += [board, get]
+            async def both(board: Route = board, get: Route = get) -> None:
+                await asyncio.gather(
+                    offer(port, board, args.beside_seconds),
+                    offer(port, get, args.beside_seconds, 16),
+                )
+
+            measured(both(), board, get)
+            routes += [board, get]
 
         print(
             f"\n{args.submissions} scored submissions, {args.teams} teams, "
             f"{args.seconds:.0f} s per route ({args.beside_seconds:.0f} s for the GETs beside a "
             f"board); loadavg {Path('/proc/loadavg').read_text().strip()}"
         )
-        print("| route | offered rps | answered | errors | rps | p50 ms | p99 ms |")
-        print("|---|---|---|---|---|---|---|")
+        print("| route | offered rps | answered | errors | rps | p50 ms | p99 ms | host steal % |")
+        print("|---|---|---|---|---|---|---|---|")
         for route in routes:
             print(report(route))
         means = [statistics.mean(r.latencies) * 1000 for r in routes if r.latencies]
@@ -414,7 +449,7 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 server.kill()
         shutil.rmtree(data_dir, ignore_errors=True)
-        get_engine(url).dispose()
+        dispose_engines(url)
         if args.keep_database is None:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from app.config import Settings
-from app.kit.db import Base, get_engine
+from app.kit.db import Base, dispose_engines, get_engine
 from app.kit.migrate import upgrade
 from tests import leaks
 
@@ -99,7 +99,7 @@ def fresh_postgres_database() -> Iterator[str]:
         upgrade(url)
         yield url
     finally:
-        get_engine(url).dispose()
+        dispose_engines(url)
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from functools import cache
 
-from sqlalchemy import Executable, bindparam, select
+from sqlalchemy import Connection, Executable, bindparam, select
 from sqlalchemy.orm import Session
 
 from app.auth.models import ApiToken, Role, Team
@@ -95,7 +95,7 @@ def _by_hash() -> Executable:
     )
 
 
-def authenticate(session: Session, token: str) -> Principal | None:
+def authenticate(session: Session | Connection, token: str) -> Principal | None:
     """The principal of a valid, unrevoked token, or None: one query, its team joined."""
     row = session.execute(_by_hash(), {"token_hash": hash_token(token)}).first()
     if row is None:

@@ -16,19 +16,28 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
-from sqlalchemy.orm import Session, defer
+from sqlalchemy import ColumnElement, ScalarSelect, Select, bindparam, literal, select
+from sqlalchemy.orm import QueryableAttribute, Session, defer
 
 from app.submissions.models import RESCORE, Evaluation, EvaluationStatus
 
 
-def current(session: Session, submission_id: str) -> Evaluation | None:
-    stmt = (
-        select(Evaluation)
+def current_of(submission_id: ColumnElement[str] | QueryableAttribute[str]) -> ScalarSelect[str]:
+    """The id of `current`'s evaluation for `submission_id` (a value or a column of an
+    enclosing query), as a subquery: one statement can read a submission with its current
+    evaluation."""
+    return (
+        select(Evaluation.id)
         .where(Evaluation.submission_id == submission_id)
         .order_by(Evaluation.created_at.desc())
         .limit(1)
+        .correlate_except(Evaluation)  # an enclosing query may join evaluations too
+        .scalar_subquery()
     )
+
+
+def current(session: Session, submission_id: str) -> Evaluation | None:
+    stmt = select(Evaluation).where(Evaluation.id == current_of(literal(submission_id)))
     return session.scalars(stmt).first()
 
 

@@ -11,9 +11,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
+    Connection,
     DateTime,
     Dialect,
     Engine,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 NAMING_CONVENTION = {
@@ -32,6 +34,9 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+T = TypeVar("T")
 
 
 def utcnow() -> datetime:
@@ -133,26 +138,51 @@ def session_scope(url: str) -> Iterator[Session]:
         session.close()
 
 
-_READ_ONLY = "podium_read_only"
+def _read_only_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.close()
 
 
-@contextmanager
-def read_scope(url: str) -> Iterator[Session]:
-    """A unit of work that only reads, each statement on its own (autocommit): no BEGIN and
-    no COMMIT, two of the seven database round trips of a submission GET. For reads that need
-    no single snapshot across their statements, such as a status poll. Flushing a change in it
-    is a programming error (RuntimeError), never a silent autocommitted write."""
-    engine = get_engine(url)
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        session = get_sessionmaker(url)(bind=connection)
-        session.info[_READ_ONLY] = True
+@lru_cache(maxsize=8)
+def get_read_engine(url: str) -> Engine:
+    """A second pool, for `read_only`: its connections refuse every write (PostgreSQL's
+    `default_transaction_read_only`, SQLite's `query_only`) and are lent without a ping."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _read_only_sqlite)
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(
+        url, pool_pre_ping=False, connect_args={"options": "-c default_transaction_read_only=on"}
+    )
+
+
+def read_only(url: str, read: Callable[[Connection], T]) -> T:
+    """`read(connection)` on a connection that only reads, each statement on its own
+    (autocommit: no BEGIN, no COMMIT), for reads that need no snapshot across statements and
+    are run often, such as the submission GET that teams poll.
+
+    A write through it fails in the database itself. Its pool lends connections without the
+    ping (`pool_pre_ping`, one more round trip per request) that the main pool does: a
+    connection the server dropped (restart, idle timeout) fails at its first statement instead,
+    the pool discards it and the connections opened before it, and `read`, having changed
+    nothing, is run once more on a fresh connection. A database that is down fails both times
+    (503 from the API's handler)."""
+    engine = get_read_engine(url)
+    for attempt in (1, 2):
         try:
-            yield session
-        finally:
-            session.close()
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                return read(connection)
+        except DBAPIError as exc:
+            if attempt == 2 or not exc.connection_invalidated:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
-@event.listens_for(Session, "before_flush")
-def _refuse_writes(session: Session, *_: object) -> None:
-    if session.info.get(_READ_ONLY) and (session.new or session.dirty or session.deleted):
-        raise RuntimeError("a read_scope session does not write; use session_scope")
+def dispose_engines(url: str) -> None:
+    """Close every pooled connection to `url`, of both pools (before dropping a database)."""
+    get_engine(url).dispose()
+    get_read_engine(url).dispose()

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -75,10 +76,10 @@ def not_a_worker(principal: Principal) -> Principal:
     return principal
 
 
-def principal_in(session: Session, request: Request) -> Principal:
-    """`CurrentPrincipal`, inside a handler's own unit of work (one thread hop, one session,
-    for a route polled often: `app.submissions.router.get_submission`)."""
-    return not_a_worker(known(authenticate(session, bearer_token(request))))
+def principal_in(connection: Connection, request: Request) -> Principal:
+    """`CurrentPrincipal`, inside a handler's own read (`app.kit.db.read_only`: one thread
+    hop, one connection, for a route polled often: `app.submissions.router.get_submission`)."""
+    return not_a_worker(known(authenticate(connection, bearer_token(request))))
 
 
 async def _authenticated(request: Request, settings: SettingsDep) -> Principal:

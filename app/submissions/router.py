@@ -4,11 +4,12 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from fastapi import Request, Response
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.kit.body_limit import StreamingRoute
-from app.kit.db import read_scope, utcnow
+from app.kit.db import read_only, utcnow
 from app.kit.deps import (
     CurrentAdmin,
     CurrentOrganizer,
@@ -92,17 +93,19 @@ def list_submissions(principal: CurrentPrincipal, session: SessionDep) -> Submis
 
 @router.get("/{submission_id}", response_model=SubmissionRead)
 async def get_submission(submission_id: str, request: Request, settings: SettingsDep) -> Response:
-    """What teams poll while they wait: the token and the submission are read in one thread
-    hop and one read-only unit of work (the token as `CurrentPrincipal` checks it), and the
-    answer is serialised there too, not validated again on the event loop."""
+    """What teams poll while they wait: the token (checked as `CurrentPrincipal` does) and the
+    submission are read in one thread hop on one read-only connection, in two statements
+    (`views.poll`), and the answer is serialised there too, not validated again on the loop."""
     body = await run_in_threadpool(_read_one, settings.database_url, request, submission_id)
     return Response(body, media_type="application/json")
 
 
 def _read_one(database_url: str, request: Request, submission_id: str) -> bytes:
-    with read_scope(database_url) as session:
-        principal = principal_in(session, request)
-        return views.read_visible(session, principal, submission_id).model_dump_json().encode()
+    def read(connection: Connection) -> bytes:
+        principal = principal_in(connection, request)
+        return views.poll(connection, principal, submission_id).model_dump_json().encode()
+
+    return read_only(database_url, read)
 
 
 @router.get("/{submission_id}/logs", response_model=SubmissionLogs)

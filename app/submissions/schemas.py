@@ -1,11 +1,70 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
-from app.submissions.models import Evaluation, FailureReason, Submission, SubmissionStatus
+from app.submissions.models import EvaluationStatus, FailureReason, SubmissionStatus
+
+
+class SubmissionFields(Protocol):
+    """What a submission's summary reads of it: a `Submission` row, or the columns the polled
+    GET selects (`app.submissions.views.poll`)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def status(self) -> SubmissionStatus: ...
+    @property
+    def failure_reason(self) -> FailureReason | None: ...
+    @property
+    def failure_message(self) -> str | None: ...
+    @property
+    def is_baseline(self) -> bool: ...
+    @property
+    def disqualified_reason(self) -> str | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
+
+class EvaluationFields(Protocol):
+    """What a submission's summary reads of its current evaluation (never the large columns)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def status(self) -> EvaluationStatus: ...
+    @property
+    def suite_name(self) -> str: ...
+    @property
+    def suite_hash(self) -> str | None: ...
+    @property
+    def evaluator_version(self) -> str | None: ...
+    @property
+    def image_id(self) -> str | None: ...
+    @property
+    def weights_sha256(self) -> str | None: ...
+    @property
+    def efficiency(self) -> dict[str, Any] | None: ...
+    @property
+    def started_at(self) -> datetime | None: ...
+    @property
+    def finished_at(self) -> datetime | None: ...
+    @property
+    def scores(self) -> dict[str, float] | None: ...
+    @property
+    def overall(self) -> float | None: ...
+    @property
+    def progress_done(self) -> int: ...
+    @property
+    def progress_total(self) -> int: ...
 
 
 class Progress(BaseModel):
@@ -76,9 +135,9 @@ class SubmissionRead(BaseModel):
     @classmethod
     def build(
         cls,
-        submission: Submission,
+        submission: SubmissionFields,
         team_name: str,
-        evaluation: Evaluation | None,
+        evaluation: EvaluationFields | None,
         *,
         hidden: frozenset[str] = frozenset(),
         show_hidden: bool = True,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path, PurePosixPath
+from typing import Protocol, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -201,7 +202,15 @@ def get_visible(session: Session, principal: Principal, submission_id: str) -> S
     return visible(principal, SubmissionRepository(session).summary(submission_id), submission_id)
 
 
-def visible(principal: Principal, submission: Submission | None, submission_id: str) -> Submission:
+class _OfATeam(Protocol):
+    @property
+    def team_id(self) -> str: ...
+
+
+OfATeam = TypeVar("OfATeam", bound=_OfATeam)
+
+
+def visible(principal: Principal, submission: OfATeam | None, submission_id: str) -> OfATeam:
     """`submission` (looked up as `submission_id`) if this caller may see it; otherwise 404,
     the same answer as for one that does not exist."""
     if submission is None or (

@@ -10,19 +10,31 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Select, bindparam, select
-from sqlalchemy.orm import Session, defer
+from sqlalchemy import Connection, Select, bindparam, select
+from sqlalchemy.orm import Session
 
 from app.auth.models import Team
 from app.auth.service import Principal
 from app.competitions.models import Competition, Phase, Track
 from app.evaluations import counting
 from app.submissions import service
-from app.submissions.models import Evaluation, Submission
-from app.submissions.schemas import SubmissionLogs, SubmissionRead
+from app.submissions.models import (
+    Evaluation,
+    EvaluationStatus,
+    FailureReason,
+    Submission,
+    SubmissionStatus,
+)
+from app.submissions.schemas import (
+    EvaluationFields,
+    SubmissionFields,
+    SubmissionLogs,
+    SubmissionRead,
+)
 
 WITHHELD_NOTE = (
     "[podium] The container's output after start-up is withheld: this phase has hidden "
@@ -78,22 +90,65 @@ def _contexts(session: Session, submissions: Sequence[Submission]) -> dict[str, 
     return {sid: _context(*rest) for sid, *rest in session.execute(stmt)}
 
 
+class _PolledSubmission(NamedTuple):
+    id: str
+    team_id: str
+    name: str
+    description: str
+    status: SubmissionStatus
+    failure_reason: FailureReason | None
+    failure_message: str | None
+    is_baseline: bool
+    disqualified_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class _PolledEvaluation(NamedTuple):
+    id: str
+    status: EvaluationStatus
+    suite_name: str
+    suite_hash: str | None
+    evaluator_version: str | None
+    image_id: str | None
+    weights_sha256: str | None
+    efficiency: dict[str, Any] | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    scores: dict[str, float] | None
+    overall: float | None
+    progress_done: int
+    progress_total: int
+
+
+_SUBMISSION = len(_PolledSubmission._fields)
+_CONTEXT = _SUBMISSION + 5  # team name, hidden scenarios, phase, competition and track slugs
+
+
 @cache
-def _one_with_context() -> Select[Any]:
-    # Built once: what teams poll while they wait runs it.
-    one = select(Submission).where(Submission.id == bindparam("submission_id"))
-    return _with_context(one.options(defer(Submission.build_log)))
+def _poll() -> Select[Any]:
+    # Built once. Columns, not entities: loading ORM objects took three quarters of the
+    # GET's CPU time (bench/README.md, "Leaderboard reads at scale").
+    submission = select(*(getattr(Submission, f) for f in _PolledSubmission._fields))
+    return (
+        _with_context(submission)
+        .add_columns(*(getattr(Evaluation, f) for f in _PolledEvaluation._fields))
+        .join(Evaluation, Evaluation.id == counting.current_of(Submission.id), isouter=True)
+        .where(Submission.id == bindparam("submission_id"))
+    )
 
 
-def read_visible(session: Session, principal: Principal, submission_id: str) -> SubmissionRead:
-    """The summary of one submission this caller may see (404 otherwise) in two queries: the
-    submission with its team and place, then its current evaluation. What teams poll while
-    they wait (`GET /api/v1/submissions/{id}`)."""
-    row = session.execute(_one_with_context(), {"submission_id": submission_id}).first()
-    submission = service.visible(principal, row[0] if row else None, submission_id)
+def poll(connection: Connection, principal: Principal, submission_id: str) -> SubmissionRead:
+    """The summary of one submission this caller may see (404 otherwise), the same as
+    `read_model`'s, in one statement: the submission, its team and place, and its current
+    evaluation without the large columns. What teams poll while they wait
+    (`GET /api/v1/submissions/{id}`)."""
+    row = connection.execute(_poll(), {"submission_id": submission_id}).first()
+    found = _PolledSubmission._make(row[:_SUBMISSION]) if row else None
+    submission = service.visible(principal, found, submission_id)
     assert row is not None
-    context = _context(*row[1:])
-    return _summary(submission, context, counting.current_for(session, [submission.id]), principal)
+    evaluation = _PolledEvaluation._make(row[_CONTEXT:]) if row[_CONTEXT] is not None else None
+    return _summary(submission, _context(*row[_SUBMISSION:_CONTEXT]), evaluation, principal)
 
 
 def read_model(session: Session, principal: Principal, submission: Submission) -> SubmissionRead:
@@ -109,21 +164,21 @@ def read_models(
     contexts = _contexts(session, submissions)
     unknown = _Context("?", frozenset(), (None, None, None))
     return [
-        _summary(submission, contexts.get(submission.id, unknown), evaluations, principal)
-        for submission in submissions
+        _summary(s, contexts.get(s.id, unknown), evaluations.get(s.id), principal)
+        for s in submissions
     ]
 
 
 def _summary(
-    submission: Submission,
+    submission: SubmissionFields,
     context: _Context,
-    evaluations: dict[str, Evaluation],
+    evaluation: EvaluationFields | None,
     principal: Principal,
 ) -> SubmissionRead:
     return SubmissionRead.build(
         submission,
         context.team,
-        evaluations.get(submission.id),
+        evaluation,
         hidden=context.hidden,
         show_hidden=principal.can_read_everything,
         where=context.where,

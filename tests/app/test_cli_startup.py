@@ -64,3 +64,28 @@ def test_lazy_commands_are_listed_and_run() -> None:
         shown = CliRunner().invoke(main, [name, "--help"])
         assert shown.exit_code == 0, shown.output
         assert f"Usage: main {name}" in shown.output
+
+
+def test_serve_freezes_what_start_up_built_and_shortens_the_switch_interval(
+    tmp_path: Path,
+) -> None:
+    # In a process of its own: the frozen objects and the interval would outlive this test.
+    code = f"""
+import gc, json, sys
+import uvicorn
+from app import cli
+from app.config import Settings
+from app.main import create_app
+
+seen = {{}}
+def run(app, **kwargs):
+    seen.update(frozen=gc.get_freeze_count(), interval=sys.getswitchinterval())
+uvicorn.run = run
+settings = Settings(environment="test", data_dir={str(tmp_path)!r},
+                    database_url="sqlite:///{tmp_path}/p.db", broker_url="memory://")
+cli._serve(create_app(settings), "127.0.0.1", 0, settings)
+print(json.dumps(seen))
+"""
+    seen = json.loads(subprocess.check_output([sys.executable, "-c", code], text=True))
+    assert seen["interval"] == pytest.approx(0.001)
+    assert seen["frozen"] > 50_000  # the app, FastAPI, SQLAlchemy, pydantic...

@@ -19,7 +19,7 @@ from app.auth.models import Role
 from app.auth.service import create_team, create_token
 from app.config import Settings
 from app.health import DATABASE_UNAVAILABLE, RETRY_AFTER_S
-from app.kit.db import get_engine, session_scope
+from app.kit.db import dispose_engines, session_scope
 from app.leaderboard.service import BOARD_TTL_S, STRUCTURE_TTL_S
 from app.main import create_app
 from app.presence import WorkerBeat
@@ -186,7 +186,7 @@ def test_postgres_outage_is_503_with_retry_after_and_recovers(
     assert client.get("/api/v1/leaderboard?competition=comp").status_code == 200
     assert client.get(f"/api/v1/submissions/{submission}", headers=admin).status_code == 200
     assert client.get("/healthz/ready").status_code == 200
-    get_engine(outage_db).dispose()
+    dispose_engines(outage_db)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -47,7 +47,7 @@ def small_pool_url(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterat
     try:
         yield url
     finally:
-        get_engine(url).dispose()
+        db.dispose_engines(url)
 
 
 def _settings(database_url: str, tmp_path: Path) -> Settings:
