@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
-from sqlalchemy import Connection, Executable, bindparam, select
+from sqlalchemy import Connection, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from app.auth.models import ApiToken, Role, Team
@@ -86,8 +88,10 @@ def has_admin_token(session: Session) -> bool:
 
 
 @cache
-def _by_hash() -> Executable:
-    # Built once: every authenticated request runs it.
+def by_token_hash() -> Select[str, Role, str | None, str]:
+    """The principal's columns (`principal_of`) of the valid, unrevoked token whose hash is the
+    `token_hash` parameter: no row for any other token. Built once: every authenticated request
+    runs it, alone (`authenticate`) or inside a larger statement (the polled submission GET)."""
     return (
         select(ApiToken.id, ApiToken.role, ApiToken.team_id, Team.name)
         .outerjoin(Team, Team.id == ApiToken.team_id)
@@ -95,9 +99,18 @@ def _by_hash() -> Executable:
     )
 
 
+PRINCIPAL_COLUMNS = 4
+"""How many columns `by_token_hash` selects."""
+
+
+def principal_of(columns: Sequence[Any] | None) -> Principal | None:
+    """The principal of a row of `by_token_hash`'s columns; None for no row (unknown token)."""
+    if columns is None:
+        return None
+    token_id, role, team_id, team_name = columns
+    return Principal(token_id=token_id, role=role, team_id=team_id, team_name=team_name)
+
+
 def authenticate(session: Session | Connection, token: str) -> Principal | None:
     """The principal of a valid, unrevoked token, or None: one query, its team joined."""
-    row = session.execute(_by_hash(), {"token_hash": hash_token(token)}).first()
-    if row is None:
-        return None
-    return Principal(token_id=row.id, role=row.role, team_id=row.team_id, team_name=row.name)
+    return principal_of(session.execute(by_token_hash(), {"token_hash": hash_token(token)}).first())

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
-from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -76,10 +75,11 @@ def not_a_worker(principal: Principal) -> Principal:
     return principal
 
 
-def principal_in(connection: Connection, request: Request) -> Principal:
-    """`CurrentPrincipal`, inside a handler's own read (`app.kit.db.read_only`: one thread
-    hop, one connection, for a route polled often: `app.submissions.router.get_submission`)."""
-    return not_a_worker(known(authenticate(connection, bearer_token(request))))
+def admitted(principal: Principal | None) -> Principal:
+    """What `CurrentPrincipal` lets through of a token's principal (None: unknown or revoked),
+    for a handler that looks the token up itself, in its own statement (the polled submission
+    GET, `app.submissions.views.poll`)."""
+    return not_a_worker(known(principal))
 
 
 async def _authenticated(request: Request, settings: SettingsDep) -> Principal:

@@ -18,7 +18,8 @@ from app.kit.deps import (
     QueueDep,
     SessionDep,
     SettingsDep,
-    principal_in,
+    admitted,
+    bearer_token,
 )
 from app.kit.routing import api_router
 from app.submissions import admin, service, views
@@ -94,16 +95,18 @@ def list_submissions(principal: CurrentPrincipal, session: SessionDep) -> Submis
 @router.get("/{submission_id}", response_model=SubmissionRead)
 async def get_submission(submission_id: str, request: Request, settings: SettingsDep) -> Response:
     """What teams poll while they wait: the token (checked as `CurrentPrincipal` does) and the
-    submission are read in one thread hop on one read-only connection, in two statements
+    submission are read in one thread hop, on one read-only connection, in one statement
     (`views.poll`), and the answer is serialised there too, not validated again on the loop."""
     body = await run_in_threadpool(_read_one, settings.database_url, request, submission_id)
     return Response(body, media_type="application/json")
 
 
 def _read_one(database_url: str, request: Request, submission_id: str) -> bytes:
+    token = bearer_token(request)
+
     def read(connection: Connection) -> bytes:
-        principal = principal_in(connection, request)
-        return views.poll(connection, principal, submission_id).model_dump_json().encode()
+        answer = views.poll(connection, token, submission_id, admit=admitted)
+        return answer.model_dump_json().encode()
 
     return read_only(database_url, read)
 

@@ -8,17 +8,17 @@ organizers see all of it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Select, bindparam, select
+from sqlalchemy import Connection, Select, bindparam, select, true
 from sqlalchemy.orm import Session
 
 from app.auth.models import Team
-from app.auth.service import Principal
+from app.auth.service import PRINCIPAL_COLUMNS, Principal, by_token_hash, hash_token, principal_of
 from app.competitions.models import Competition, Phase, Track
 from app.evaluations import counting
 from app.submissions import service
@@ -138,17 +138,38 @@ def _poll() -> Select[Any]:
     )
 
 
-def poll(connection: Connection, principal: Principal, submission_id: str) -> SubmissionRead:
-    """The summary of one submission this caller may see (404 otherwise), the same as
-    `read_model`'s, in one statement: the submission, its team and place, and its current
-    evaluation without the large columns. What teams poll while they wait
-    (`GET /api/v1/submissions/{id}`)."""
-    row = connection.execute(_poll(), {"submission_id": submission_id}).first()
-    found = _PolledSubmission._make(row[:_SUBMISSION]) if row else None
+@cache
+def _poll_as() -> Select[Any]:
+    # The caller's token and the submission in one statement (one round trip): no row when
+    # the token is unknown or revoked, the token's columns and NULLs when the submission is
+    # missing.
+    caller = by_token_hash().subquery("caller")
+    asked = _poll().subquery("asked")
+    return select(caller, asked).select_from(caller.outerjoin(asked, true()))
+
+
+def poll(
+    connection: Connection,
+    token: str,
+    submission_id: str,
+    admit: Callable[[Principal | None], Principal],
+) -> SubmissionRead:
+    """What teams poll while they wait (`GET /api/v1/submissions/{id}`): the caller's token,
+    then the submission, its team and place and its current evaluation without the large
+    columns, all in one statement; the same summary as `read_model`'s.
+
+    `admit` turns the token's principal (None: unknown or revoked) into the caller or raises
+    (401, 403), before anything of the submission is looked at; then the submission is the
+    caller's to see or a 404, as for one that does not exist."""
+    params = {"token_hash": hash_token(token), "submission_id": submission_id}
+    row = connection.execute(_poll_as(), params).first()
+    principal = admit(principal_of(row[:PRINCIPAL_COLUMNS] if row else None))
+    assert row is not None  # `admit` let a principal through
+    asked = row[PRINCIPAL_COLUMNS:]
+    found = _PolledSubmission._make(asked[:_SUBMISSION]) if asked[0] is not None else None
     submission = service.visible(principal, found, submission_id)
-    assert row is not None
-    evaluation = _PolledEvaluation._make(row[_CONTEXT:]) if row[_CONTEXT] is not None else None
-    return _summary(submission, _context(*row[_SUBMISSION:_CONTEXT]), evaluation, principal)
+    evaluation = _PolledEvaluation._make(asked[_CONTEXT:]) if asked[_CONTEXT] is not None else None
+    return _summary(submission, _context(*asked[_SUBMISSION:_CONTEXT]), evaluation, principal)
 
 
 def read_model(session: Session, principal: Principal, submission: Submission) -> SubmissionRead:

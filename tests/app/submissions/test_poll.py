@@ -8,13 +8,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from fastapi import HTTPException
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, event
 
-from app.auth.models import Role
-from app.auth.service import Principal, authenticate, create_team, create_token
+from app.auth.models import ApiToken, Role
+from app.auth.service import Principal, authenticate, create_team, create_token, hash_token
 from app.config import Settings
 from app.kit.db import get_engine, get_read_engine, read_only, session_scope, utcnow
+from app.kit.deps import admitted
 from app.kit.errors import NotFound
 from app.main import create_app
 from app.queue import RecordingQueue
@@ -26,7 +28,7 @@ from app.submissions.models import (
     Submission,
     SubmissionStatus,
 )
-from app.submissions.schemas import FIRST_ERROR
+from app.submissions.schemas import FIRST_ERROR, SubmissionRead
 from tests.app.factories import competition, scored
 
 SUITE = "neurips2023-open"
@@ -75,6 +77,10 @@ def _world(settings: Settings) -> tuple[dict[str, str], list[str]]:
     return tokens, [rerun, failed, nowhere]
 
 
+def _poll(url: str, token: str, submission_id: str) -> SubmissionRead:
+    return read_only(url, lambda c: views.poll(c, token, submission_id, admit=admitted))
+
+
 def _principal(settings: Settings, token: str) -> Principal:
     with session_scope(settings.database_url) as session:
         principal = authenticate(session, token)
@@ -88,7 +94,7 @@ def test_poll_answers_what_the_orm_path_answers(settings: Settings) -> None:
     for who in ("alpha", "organizer", "admin"):
         principal = _principal(settings, tokens[who])
         for sid in submissions:
-            polled = read_only(url, lambda c: views.poll(c, principal, sid))  # noqa: B023
+            polled = _poll(url, tokens[who], sid)
             with session_scope(url) as session:
                 row = session.get(Submission, sid)
                 assert row is not None
@@ -96,11 +102,7 @@ def test_poll_answers_what_the_orm_path_answers(settings: Settings) -> None:
             assert polled == expected, (who, sid)
 
     # And what those answers are, so the comparison above is not of two equal mistakes.
-    team = _principal(settings, tokens["alpha"])
-    rerun, failed, nowhere = (
-        read_only(url, lambda c: views.poll(c, team, sid))  # noqa: B023
-        for sid in submissions
-    )
+    rerun, failed, nowhere = (_poll(url, tokens["alpha"], sid) for sid in submissions)
     assert rerun.evaluation is not None and rerun.evaluation.status == "running"
     assert rerun.progress.done == 3 and rerun.progress.total == 10
     assert rerun.scores == {} and rerun.hidden_scenario_count == 1
@@ -109,9 +111,7 @@ def test_poll_answers_what_the_orm_path_answers(settings: Settings) -> None:
     assert failed.is_baseline and failed.phase == "plain"
     assert (nowhere.competition, nowhere.track, nowhere.phase) == (None, None, None)
     assert nowhere.disqualified_reason == "copied" and nowhere.evaluation is None
-    organizer = _principal(settings, tokens["organizer"])
-    seen = read_only(url, lambda c: views.poll(c, organizer, submissions[0]))
-    assert seen.hidden_scenarios == [HIDDEN]
+    assert _poll(url, tokens["organizer"], submissions[0]).hidden_scenarios == [HIDDEN]
 
 
 def test_poll_hides_what_a_team_may_not_read(settings: Settings) -> None:
@@ -126,17 +126,39 @@ def test_poll_hides_what_a_team_may_not_read(settings: Settings) -> None:
         row.status = SubmissionStatus.failed
         row.failure_reason = FailureReason.protocol_error
         row.failure_message = f"12 requests failed{FIRST_ERROR}{QUOTED}"
-    team = _principal(settings, alpha)
-    answer = read_only(settings.database_url, lambda c: views.poll(c, team, sid))
+    answer = _poll(settings.database_url, alpha, sid)
     assert answer.scores == {"mmlu": 0.5} and answer.overall == 0.5
     assert answer.failure_message is not None and QUOTED not in answer.failure_message
-    other = _principal(settings, beta)
     for asked in (sid, "no-such-submission"):
         with pytest.raises(NotFound, match=f"no submission {asked} visible to you"):
-            read_only(settings.database_url, lambda c: views.poll(c, other, asked))  # noqa: B023
+            _poll(settings.database_url, beta, asked)
 
 
-def test_the_get_reads_two_statements_and_no_large_column(settings: Settings) -> None:
+def test_the_token_is_judged_before_the_submission(settings: Settings) -> None:
+    """Token and submission come back in one row, but an unknown, revoked or worker token is
+    refused before anything of the submission is looked at, even one that does not exist."""
+    competition(settings, [{"slug": "open", "suite": SUITE}])
+    with session_scope(settings.database_url) as session:
+        team, alpha = create_team(session, "alpha")
+        revoked = create_token(session, Role.team, team_id=team.id)
+        worker = create_token(session, Role.worker)
+    with session_scope(settings.database_url) as session:
+        row = session.query(ApiToken).filter_by(token_hash=hash_token(revoked)).one()
+        row.revoked_at = utcnow()
+    sid = scored(settings, "alpha", {"mmlu": 0.5})
+    url = settings.database_url
+    for asked in (sid, "no-such-submission"):
+        for token in ("pdm_never_issued", revoked):
+            with pytest.raises(HTTPException) as refused:
+                _poll(url, token, asked)
+            assert refused.value.status_code == 401
+        with pytest.raises(HTTPException) as refused:
+            _poll(url, worker, asked)
+        assert refused.value.status_code == 403
+    assert _poll(url, alpha, sid).id == sid
+
+
+def test_the_get_reads_one_statement_and_no_large_column(settings: Settings) -> None:
     tokens, submissions = _world(settings)
     client = TestClient(create_app(settings, RecordingQueue()))
     seen: list[str] = []
@@ -162,7 +184,7 @@ def test_the_get_reads_two_statements_and_no_large_column(settings: Settings) ->
         event.remove(main, "before_cursor_execute", on_main)
     assert answer.status_code == 200, answer.text
     assert answer.json()["evaluation"]["status"] == "running"
-    assert len(seen) == 2, seen  # the token, then the submission with all it shows
+    assert len(seen) == 1, seen  # the token and the submission with all it shows
     assert written == []
     for column in ("result", "container_log", "startup_log", "build_log"):
         assert f".{column}" not in " ".join(seen), column
