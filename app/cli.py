@@ -166,7 +166,7 @@ def _serve(app: FastAPI, host: str, port: int, settings: Settings) -> None:
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     # What is imported and built by now lives as long as the process: moved out of the
     # collector's sight, it is no longer walked by every full collection (~130,000 objects,
-    # 50-85 ms in which no request is answered, bench/README.md).
+    # 28-93 ms in which no request is answered, bench/README.md).
     gc.collect()
     gc.freeze()
     uvicorn.run(

@@ -99,8 +99,7 @@ def by_token_hash() -> Select[str, Role, str | None, str]:
     )
 
 
-PRINCIPAL_COLUMNS = 4
-"""How many columns `by_token_hash` selects."""
+PRINCIPAL_COLUMNS = len(by_token_hash().selected_columns)
 
 
 def principal_of(columns: Sequence[Any] | None) -> Principal | None:

@@ -56,13 +56,14 @@ class _Context:
     """Competition, track and phase slugs."""
 
 
+_CONTEXT_COLUMNS = (Team.name, Phase.hidden_scenarios, Phase.slug, Competition.slug, Track.slug)
+
+
 def _with_context(stmt: Select[Any]) -> Select[Any]:
     """`stmt` (over Submission) with the team's name, the phase's hidden scenarios and the
-    competition, track and phase slugs added, in that order."""
+    phase, competition and track slugs added, in that order (`_context`'s arguments)."""
     return (
-        stmt.add_columns(
-            Team.name, Phase.hidden_scenarios, Phase.slug, Competition.slug, Track.slug
-        )
+        stmt.add_columns(*_CONTEXT_COLUMNS)
         .join(Team, Team.id == Submission.team_id, isouter=True)
         .join(Phase, Phase.id == Submission.phase_id, isouter=True)
         .join(Competition, Competition.id == Phase.competition_id, isouter=True)
@@ -122,29 +123,24 @@ class _PolledEvaluation(NamedTuple):
 
 
 _SUBMISSION = len(_PolledSubmission._fields)
-_CONTEXT = _SUBMISSION + 5  # team name, hidden scenarios, phase, competition and track slugs
-
-
-@cache
-def _poll() -> Select[Any]:
-    # Built once. Columns, not entities: loading ORM objects took three quarters of the
-    # GET's CPU time (bench/README.md, "Leaderboard reads at scale").
-    submission = select(*(getattr(Submission, f) for f in _PolledSubmission._fields))
-    return (
-        _with_context(submission)
-        .add_columns(*(getattr(Evaluation, f) for f in _PolledEvaluation._fields))
-        .join(Evaluation, Evaluation.id == counting.current_of(Submission.id), isouter=True)
-        .where(Submission.id == bindparam("submission_id"))
-    )
+_CONTEXT = _SUBMISSION + len(_CONTEXT_COLUMNS)
 
 
 @cache
 def _poll_as() -> Select[Any]:
-    # The caller's token and the submission in one statement (one round trip): no row when
-    # the token is unknown or revoked, the token's columns and NULLs when the submission is
-    # missing.
+    # Built once. Columns, not entities: loading ORM objects took three quarters of the
+    # GET's CPU time (bench/README.md, "Leaderboard reads at scale"). The caller's token and
+    # the submission in one statement (one round trip): no row when the token is unknown or
+    # revoked, the token's columns and NULLs when the submission is missing.
+    submission = select(*(getattr(Submission, f) for f in _PolledSubmission._fields))
+    asked = (
+        _with_context(submission)
+        .add_columns(*(getattr(Evaluation, f) for f in _PolledEvaluation._fields))
+        .join(Evaluation, Evaluation.id == counting.current_of(Submission.id), isouter=True)
+        .where(Submission.id == bindparam("submission_id"))
+        .subquery("asked")
+    )
     caller = by_token_hash().subquery("caller")
-    asked = _poll().subquery("asked")
     return select(caller, asked).select_from(caller.outerjoin(asked, true()))
 
 

@@ -82,7 +82,7 @@ def test_a_connection_the_server_dropped_is_replaced(postgres_url: str) -> None:
     assert read_only(postgres_url, whoami) == again  # which stays in the pool
 
 
-def test_a_database_that_is_down_fails_at_once() -> None:
+def test_a_database_that_is_down_is_a_database_error() -> None:
     calls = 0
 
     def read(connection: Connection) -> None:
